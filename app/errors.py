@@ -1,13 +1,13 @@
 """Exceptions raised by the app, each carrying the HTTP status it maps to.
 
 * AppError (500)
-  * BadRequestError (400)             – InvalidPayloadError
-  * ConnectAuthError (401)            – MissingTokenError, InvalidTokenError, TokenExpiredError,
+  * BadRequestError (400)             - InvalidPayloadError
+  * ConnectAuthError (401)            - MissingTokenError, InvalidTokenError, TokenExpiredError,
                                         QshMismatchError, UnknownIssuerError, InstallKeyError
-  * ForbiddenError (403)              – TenantMismatchError, TenantNotAllowedError, NotAdminError
+  * ForbiddenError (403)              - TenantMismatchError, TenantNotAllowedError, NotAdminError
   * NotFoundError (404)
   * ServiceUnavailableError (503)
-  * ConfluenceError (502)             – the REST client's failures (see below)
+  * ConfluenceError (502)             - the REST client's failures (see below)
     * ConfluenceUnauthorizedError, ConfluenceForbiddenError, ConfluenceNotFoundError,
       ConfluenceRateLimitedError, ConfluenceServerError, ConfluenceBadResponseError,
       ConfluenceTransportError
