@@ -1,0 +1,74 @@
+"""``requests`` auth hooks for calls to Confluence: as the app (Connect JWT) and as a user (Bearer).
+
+Spec: protocol.md §4.1 (app JWT: ``iss`` = app key, ``exp`` = ``iat`` + 180, qsh over the outgoing
+request relative to the tenant baseUrl, header ``Authorization: JWT <token>``) and §4.2 (Bearer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import requests
+from requests.auth import AuthBase
+
+from app.connect.qsh import query_string_hash
+from app.connect.tokens import APP_TOKEN_LIFETIME_SECONDS, sign_app_token
+
+
+class ConnectJWTAuth(AuthBase):
+    """Sign each prepared request with a fresh HS256 JWT bound to its method, path and query.
+
+    The qsh is computed from the prepared request's URL, i.e. exactly the query string that goes on
+    the wire (after requests encoded the params), with the tenant baseUrl's path (``/wiki``) removed.
+    """
+
+    def __init__(
+        self,
+        *,
+        app_key: str,
+        shared_secret: str,
+        base_url: str,
+        clock: Callable[[], float] = time.time,
+        lifetime: int = APP_TOKEN_LIFETIME_SECONDS,
+    ) -> None:
+        self._app_key = app_key
+        self._secret = shared_secret
+        self._base_path = urlsplit(base_url).path.rstrip("/")
+        self._clock = clock
+        self._lifetime = lifetime
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        url = urlsplit(r.url or "")
+        qsh = query_string_hash(r.method or "GET", url.path, url.query, self._base_path)
+        token = sign_app_token(
+            app_key=self._app_key,
+            secret=self._secret,
+            qsh=qsh,
+            now=int(self._clock()),
+            lifetime=self._lifetime,
+        )
+        r.headers["Authorization"] = f"JWT {token}"
+        return r
+
+    def __repr__(self) -> str:
+        return f"ConnectJWTAuth(app_key={self._app_key!r}, base_path={self._base_path!r})"
+
+
+class BearerAuth(AuthBase):
+    """Send ``Authorization: Bearer <token>``, asking ``token_for`` on every request.
+
+    Asking per request (rather than holding one token) lets a long pagination or a retry pick up a
+    renewed token from the cache once the old one is about to expire.
+    """
+
+    def __init__(self, token_for: Callable[[], str]) -> None:
+        self._token_for = token_for
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self._token_for()}"
+        return r
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<token hidden>)"
