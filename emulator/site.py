@@ -1,0 +1,201 @@
+"""The emulated Confluence site's data: users, spaces, pages and blog posts, with cheap lookup indexes.
+
+Content is immutable once seeded (the REST surface is read-only), so indexes are built once and shared by
+all request threads without locks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final
+
+ADMIN_ACCOUNT_ID: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"
+USER_ACCOUNT_ID: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000002"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A Confluence user; only ``is_admin`` users get the application ``administer`` operation."""
+
+    account_id: str
+    display_name: str
+    email: str
+    is_admin: bool = False
+
+
+USERS: Final[tuple[User, ...]] = (
+    User(ADMIN_ACCOUNT_ID, "Ada Admin", "ada.admin@example.test", is_admin=True),
+    User(USER_ACCOUNT_ID, "Una User", "una.user@example.test"),
+    User("557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000003", "Björn Åkesson", "bjorn@example.test"),
+    User("712020:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000004", "Chidi O'Neil", "chidi@example.test"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """A space; ``id`` is numeric as in v2, ``key`` is what URLs show."""
+
+    id: int
+    key: str
+    name: str
+    description: str
+    homepage_id: int
+    type: str = "global"
+    status: str = "current"
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A page or blog post with its latest version; timestamps are epoch seconds (UTC)."""
+
+    id: int
+    kind: str  # "page" | "blogpost"
+    space_id: int
+    title: str
+    parent_id: int | None
+    position: int
+    author_id: str
+    created_at: float
+    modified_at: float
+    version: int
+    status: str
+    labels: tuple[str, ...]
+
+
+def iso(ts: float) -> str:
+    """Format epoch seconds the way Confluence v2 does (UTC, milliseconds, ``Z``)."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def slug(title: str) -> str:
+    """The ``+``-joined title slug Confluence puts after the page id in web UI links."""
+    from urllib.parse import quote_plus
+
+    return quote_plus(title)
+
+
+def label_id(name: str) -> str:
+    """A stable numeric-looking label id derived from the label name."""
+    return str(int(hashlib.sha256(name.encode()).hexdigest()[:8], 16))
+
+
+@dataclass
+class Site:
+    """One Confluence Cloud tenant: its identity, users and content, plus indexes for the REST views."""
+
+    name: str
+    base_url: str  # origin + "/wiki"
+    client_key: str
+    seed: int
+    now: float
+    spaces: list[Space] = field(default_factory=list)
+    content: dict[int, Content] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)
+    pages_by_space: dict[int, list[int]] = field(default_factory=dict)
+    blogposts_by_space: dict[int, list[int]] = field(default_factory=dict)
+    users: tuple[User, ...] = USERS
+    # (page id, app key, module key) -> {parameter identifier: value}, set through the control API.
+    macro_params: dict[tuple[int, str, str], dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def origin(self) -> str:
+        """``http://127.0.0.1:PORT``: the site's scheme and host without the ``/wiki`` context path."""
+        return self.base_url.removesuffix("/wiki")
+
+    def add(self, item: Content) -> None:
+        """Register content and keep the indexes in step (only called while seeding)."""
+        self.content[item.id] = item
+        if item.kind == "blogpost":
+            self.blogposts_by_space.setdefault(item.space_id, []).append(item.id)
+            return
+        self.pages_by_space.setdefault(item.space_id, []).append(item.id)
+        if item.parent_id is not None:
+            self.children.setdefault(item.parent_id, []).append(item.id)
+
+    def space(self, space_id: int) -> Space | None:
+        """Return the space with this numeric id, if any."""
+        for space in self.spaces:
+            if space.id == space_id:
+                return space
+        return None
+
+    def space_by_key(self, key: str) -> Space | None:
+        """Return the space with this key, if any."""
+        for space in self.spaces:
+            if space.key == key:
+                return space
+        return None
+
+    def page(self, page_id: int) -> Content | None:
+        """Return the page (not blog post) with this id, if any."""
+        item = self.content.get(page_id)
+        return item if item is not None and item.kind == "page" else None
+
+    def user(self, account_id: str) -> User | None:
+        """Return the user with this account id, if any."""
+        return next((u for u in self.users if u.account_id == account_id), None)
+
+    def ancestors(self, page: Content) -> list[Content]:
+        """Ancestors from the root down to the direct parent."""
+        chain: list[Content] = []
+        parent_id = page.parent_id
+        while parent_id is not None and len(chain) < 10_000:
+            parent = self.content[parent_id]
+            chain.append(parent)
+            parent_id = parent.parent_id
+        return chain[::-1]
+
+    def iter_descendants(self, page_id: int, max_depth: int) -> Iterator[tuple[Content, int]]:
+        """Descendants breadth-first with their depth below ``page_id`` (1 = child), up to ``max_depth``."""
+        level = [page_id]
+        for depth in range(1, max_depth + 1):
+            next_level: list[int] = []
+            for parent in level:
+                for child_id in self.children.get(parent, ()):
+                    yield self.content[child_id], depth
+                    next_level.append(child_id)
+            if not next_level:
+                return
+            level = next_level
+
+    def body_storage(self, item: Content) -> str:
+        """A small storage-format body, escaped, derived from the title so it costs nothing to store."""
+        from html import escape
+
+        author = self.user(item.author_id)
+        who = author.display_name if author else item.author_id
+        return (
+            f"<h2>{escape(item.title)}</h2>"
+            f"<p>This {item.kind} was written by {escape(who)} and is at version {item.version}.</p>"
+            "<p>Use it as a reference for how the team works.</p>"
+        )
+
+    def summary(self) -> dict[str, object]:
+        """What a test or another tool needs to talk to this site (no secrets)."""
+        return {
+            "name": self.name,
+            "baseUrl": self.base_url,
+            "displayUrl": self.base_url,
+            "clientKey": self.client_key,
+            "seed": self.seed,
+            "users": [
+                {"accountId": u.account_id, "displayName": u.display_name, "admin": u.is_admin}
+                for u in self.users
+            ],
+            "adminAccountId": ADMIN_ACCOUNT_ID,
+            "userAccountId": USER_ACCOUNT_ID,
+            "spaces": [
+                {
+                    "id": str(s.id),
+                    "key": s.key,
+                    "name": s.name,
+                    "homepageId": str(s.homepage_id),
+                    "pages": len(self.pages_by_space.get(s.id, ())),
+                    "blogposts": len(self.blogposts_by_space.get(s.id, ())),
+                }
+                for s in self.spaces
+            ],
+        }

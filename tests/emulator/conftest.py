@@ -1,0 +1,123 @@
+"""Fixtures for emulator tests; kept free of app/ imports so they can move to a shared conftest later."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from atlassian_jwt.url_utils import hash_url
+from flask import Flask
+from flask.testing import FlaskClient
+
+from emulator.apps import AppRecord
+from emulator.server import create_app
+from emulator.state import EmulatorState, emulator_state
+from tests.kit.live import LiveServer
+
+NOW = 1_750_000_000.0
+PORT = 8999
+APP_KEY = "com.example.test-app"
+SECRET = "a-test-shared-secret-that-is-long-enough-0123456789"
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (the emulator must know its port before it starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def register_app(
+    state: EmulatorState,
+    key: str = APP_KEY,
+    secret: str = SECRET,
+    scopes: tuple[str, ...] = ("READ", "ACT_AS_USER"),
+    base_url: str = "http://127.0.0.1:1",
+    modules: dict[str, Any] | None = None,
+) -> AppRecord:
+    """Put an app straight into the registry, skipping the lifecycle (for REST and host-page tests)."""
+    record = AppRecord(
+        key=key,
+        descriptor_url=f"{base_url}/atlassian-connect.json",
+        descriptor={
+            "key": key,
+            "baseUrl": base_url,
+            "authentication": {"type": "jwt"},
+            "lifecycle": {"installed": "/installed"},
+            "scopes": list(scopes),
+            "modules": modules or {},
+        },
+        shared_secret=secret,
+        oauth_client_id=f"oauth-{key}",
+        installation_id="ari:test",
+    )
+    state.apps.put(record)
+    return record
+
+
+def app_token(
+    method: str,
+    uri: str,
+    *,
+    secret: str = SECRET,
+    iss: str = APP_KEY,
+    lifetime: int = 180,
+    qsh: str | None = None,
+    now: float | None = None,
+) -> str:
+    """An app-to-Confluence JWT for ``uri`` (site-relative, with ``/wiki``), signed like ACE does."""
+    relative = uri.removeprefix("/wiki")
+    iat = int(time.time() if now is None else now)
+    claims = {
+        "iss": iss,
+        "iat": iat,
+        "exp": iat + lifetime,
+        "qsh": qsh if qsh is not None else hash_url(method, relative),
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+class Confluence:
+    """Calls the emulator's REST API through the Flask test client with a correctly signed JWT."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def get(self, uri: str, **headers: str) -> Any:
+        headers.setdefault("Authorization", f"JWT {app_token('GET', uri)}")
+        return self.client.get(uri, headers=headers)
+
+
+@pytest.fixture
+def emulator() -> Flask:
+    """An emulator app (not listening) with a fixed seed and clock, and one registered app."""
+    app = create_app(port=PORT, seed=7, now=NOW)
+    register_app(emulator_state(app))
+    return app
+
+
+@pytest.fixture
+def state(emulator: Flask) -> EmulatorState:
+    return emulator_state(emulator)
+
+
+@pytest.fixture
+def confluence(emulator: Flask) -> Confluence:
+    return Confluence(emulator.test_client())
+
+
+@pytest.fixture
+def live_emulator() -> Iterator[tuple[LiveServer, Flask]]:
+    """An emulator listening on a loopback port of its own (its base URL names that port)."""
+    port = free_port()
+    app = create_app(port=port, seed=11)
+    server = LiveServer(app, port).start()
+    try:
+        yield server, app
+    finally:
+        server.stop()
