@@ -1,0 +1,186 @@
+"""Acting as a user: the JWT-bearer grant against the fake, and the token cache."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from app.confluence import ClientSettings, ConfluenceClient, TokenCache, client_as_user
+from app.confluence.oauth import TokenKey, normalise_scopes
+from app.errors import ConfluenceError
+from tests.confluence.conftest import Creds
+from tests.confluence.fake_confluence import SECRET, FakeConfluence
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def cache(clock: Clock) -> TokenCache:
+    return TokenCache(clock=clock)
+
+
+@pytest.fixture
+def made() -> Iterator[list[ConfluenceClient]]:
+    clients: list[ConfluenceClient] = []
+    yield clients
+    for client in clients:
+        client.close()
+
+
+def as_user(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    account_id: str = "user-1",
+    scopes: tuple[str, ...] = ("read",),
+) -> ConfluenceClient:
+    made.append(client_as_user(creds, account_id, settings, cache, scopes=scopes))
+    return made[-1]
+
+
+def test_a_user_client_gets_a_token_and_uses_it(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    site: FakeConfluence,
+) -> None:
+    client = as_user(made, creds, settings, cache, scopes=("write read",))
+    assert [page["id"] for page in client.iter_space_pages(1)][:2] == ["1000", "1002"]
+    assert site.auth_failures == []
+    (token_request,) = site.token_requests
+    claims = token_request["claims"]
+    assert claims["iss"] == "urn:atlassian:connect:clientid:oauth-client-1"
+    assert claims["sub"] == "urn:atlassian:connect:useraccountid:user-1"
+    assert claims["tnt"] == site.base_url and claims["tnt"].endswith("/wiki")
+    assert claims["aud"] == site.site_url
+    assert 0 < claims["exp"] - claims["iat"] <= 60
+    assert token_request["scope"] == "READ WRITE"
+
+
+def test_one_token_serves_many_calls_and_clients(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    site: FakeConfluence,
+) -> None:
+    for _ in range(3):
+        as_user(made, creds, settings, cache, scopes=("READ",)).get_space(1)
+    as_user(made, creds, settings, cache, scopes=("read", "READ")).get_space(1)  # same scope set
+    assert len(site.token_requests) == 1
+    as_user(made, creds, settings, cache, account_id="admin-1").get_space(1)  # another user
+    as_user(made, creds, settings, cache, scopes=("READ", "WRITE")).get_space(1)  # other scopes
+    assert len(site.token_requests) == 3
+
+
+def test_a_new_token_is_fetched_shortly_before_expiry(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    clock: Clock,
+    site: FakeConfluence,
+) -> None:
+    site.token_expires_in = 900
+    client = as_user(made, creds, settings, cache)
+    client.get_space(1)
+    clock.now += 860  # renewal is due 30 s before expiry, at +870
+    client.get_space(1)
+    assert len(site.token_requests) == 1
+    clock.now += 11
+    client.get_space(1)
+    client.get_space(1)
+    assert len(site.token_requests) == 2
+    assert site.auth_failures == []
+
+
+def test_concurrent_callers_share_one_token_request(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    site: FakeConfluence,
+) -> None:
+    site.token_delay = 0.2
+    clients = [as_user(made, creds, settings, cache) for _ in range(8)]
+    start = threading.Barrier(len(clients))
+    keys: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(client: ConfluenceClient) -> None:
+        start.wait()
+        try:
+            keys.append(client.get_space(1)["key"])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == [] and keys == ["ENG"] * 8
+    assert len(site.token_requests) == 1
+
+
+def test_a_refused_grant_is_a_typed_error_without_secrets(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    site: FakeConfluence,
+) -> None:
+    creds.shared_secret = "not-the-right-secret-but-long-enough-000"
+    client = as_user(made, creds, settings, cache)
+    with pytest.raises(ConfluenceError) as info:
+        client.get_space(1)
+    exc = info.value
+    assert (exc.method, exc.status, exc.url) == ("POST", 400, f"{site.site_url}/oauth2/token")
+    for text in (str(exc), repr(exc), repr(exc.__dict__)):
+        assert creds.shared_secret not in text and "eyJ" not in text
+    assert site.arrivals == []  # nothing was sent to Confluence without a token
+
+
+def test_tokens_and_secrets_stay_out_of_reprs(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    site: FakeConfluence,
+) -> None:
+    client = as_user(made, creds, settings, cache)
+    client.get_space(1)
+    (token,) = site.issued_tokens
+    for text in (repr(cache), repr(client), repr(client.auth), repr(TokenKey.for_user("t", "u", [], SECRET))):
+        assert token not in text and SECRET not in text
+
+
+def test_a_tenant_without_oauth_client_id_cannot_act_as_a_user(
+    creds: Creds, settings: ClientSettings, cache: TokenCache
+) -> None:
+    creds.oauth_client_id = None
+    with pytest.raises(ValueError, match="ACT_AS_USER"):
+        client_as_user(creds, "user-1", settings, cache)
+
+
+def test_scopes_are_normalised() -> None:
+    assert normalise_scopes(["read write", "READ", " act_as_user "]) == {"READ", "WRITE", "ACT_AS_USER"}
+
+
+def test_a_new_secret_misses_the_cache() -> None:
+    assert TokenKey.for_user("t", "u", ["READ"], "old") != TokenKey.for_user("t", "u", ["READ"], "new")
