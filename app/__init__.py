@@ -1,0 +1,45 @@
+"""A Python backend for Atlassian Connect apps in Confluence Cloud, and the content-freshness app.
+
+``create_app()`` is the factory used by ``flask --app app`` and ``gunicorn 'app:create_app()'``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app import config as app_config
+from app import db, error_pages, http_headers
+from app.commands import register_commands
+from app.connect import descriptor, lifecycle
+from app.connect.install_keys import InstallKeyCache
+from app.views import admin, macro
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build a configured app: defaults, then ``APP_*`` variables, then ``overrides`` (for tests)."""
+    app = Flask(__name__, static_folder=str(_STATIC), static_url_path="/static")
+    app.config.from_mapping(app_config.DEFAULTS)
+    app.config["CLOCK"] = time.time
+    app.config.update(app_config.from_environment())
+    app.config.update(overrides or {})
+    app_config.validate(app.config)
+
+    db.init_app(app)
+    app.extensions["install_keys"] = InstallKeyCache(
+        app.config["INSTALL_KEYS_URL"], timeout=app.config["INSTALL_KEYS_TIMEOUT"]
+    )
+    app.extensions["descriptor_template"] = descriptor.load_template()
+
+    for blueprint in (descriptor.bp, lifecycle.bp, macro.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    http_headers.init_app(app)
+    error_pages.init_app(app)
+    register_commands(app)
+    return app

@@ -6,6 +6,7 @@
                                         QshMismatchError, UnknownIssuerError, InstallKeyError
   * ForbiddenError (403)              - TenantMismatchError, TenantNotAllowedError, NotAdminError
   * NotFoundError (404)
+  * MethodNotAllowedError (405)
   * ServiceUnavailableError (503)
   * ConfluenceError (502)             - the REST client's failures (see below)
     * ConfluenceUnauthorizedError, ConfluenceForbiddenError, ConfluenceNotFoundError,
@@ -115,6 +116,11 @@ class NotAdminError(ForbiddenError):
 class NotFoundError(AppError):
     status_code = 404
     code = "not_found"
+
+
+class MethodNotAllowedError(AppError):
+    status_code = 405
+    code = "method_not_allowed"
 
 
 class ServiceUnavailableError(AppError):

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import jwt
+from jwt.types import Options
 
 from app.connect.qsh import CONTEXT_QSH
 from app.errors import InvalidTokenError, QshMismatchError, TokenExpiredError, UnknownIssuerError
@@ -70,7 +71,7 @@ def unverified_issuer(token: str) -> str:
     """Return the ``iss`` claim without verifying the signature (to find the tenant's secret)."""
     unverified_header(token)
     try:
-        claims = jwt.decode(token, options={"verify_signature": False, **_NO_TIME_CHECKS})
+        claims = jwt.decode(token, options=cast(Options, {"verify_signature": False, **_NO_TIME_CHECKS}))
     except jwt.InvalidTokenError as exc:
         raise InvalidTokenError("the token is malformed") from exc
     issuer = claims.get("iss")
@@ -112,7 +113,7 @@ def _decode(token: str, key: Any, algorithm: str, required: list[str]) -> Claims
             token,
             key,
             algorithms=[algorithm],
-            options={"require": required, "verify_aud": False, **_NO_TIME_CHECKS},
+            options=cast(Options, {"require": required, "verify_aud": False, **_NO_TIME_CHECKS}),
         )
     except jwt.InvalidAlgorithmError as exc:
         raise InvalidTokenError(f"only {algorithm} tokens are accepted here") from exc

@@ -1,0 +1,43 @@
+"""``flask tenants list``: the installed sites (never their secrets)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import AppGroup
+
+from app.db import get_session
+from app.tenants.store import TenantStore
+
+tenants_cli = AppGroup("tenants", help="Inspect tenants (installed Confluence sites).")
+
+
+@tenants_cli.command("list")
+@click.option("--all", "include_all", is_flag=True, help="Include uninstalled tenants.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_command(include_all: bool, as_json: bool) -> None:
+    """List tenants: client key, base URL, state and install time."""
+    tenants = TenantStore(get_session()).list(include_uninstalled=include_all)
+    for tenant in tenants:
+        state = ("installed" if tenant.installed else "uninstalled") + (
+            "" if tenant.enabled or not tenant.installed else ", disabled"
+        )
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "clientKey": tenant.client_key,
+                        "baseUrl": tenant.base_url,
+                        "displayUrl": tenant.display_url,
+                        "state": state,
+                        "installedAt": tenant.installed_at.isoformat(),
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"{tenant.client_key}\t{tenant.base_url}\t{state}\t{tenant.installed_at:%Y-%m-%d %H:%M}"
+            )
+    if not tenants and not as_json:
+        click.echo("No tenants.", err=True)

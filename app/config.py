@@ -1,0 +1,127 @@
+"""The app's configuration: defaults, ``APP_*`` environment variables, and validation at start-up.
+
+Every setting has a config key (``BASE_URL``) and an environment variable (``APP_BASE_URL``).
+A bad value stops the app at start-up with a message naming the variable, instead of failing on
+the first install callback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, MutableMapping
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+INSTANCE_DIR: Final = Path(__file__).resolve().parent.parent / "instance"
+
+#: Hosts for which plain ``http`` tenant base URLs are accepted (the local emulator).
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+
+DEFAULTS: Final[Mapping[str, Any]] = {
+    "BASE_URL": "http://localhost:5000",
+    "DATABASE_URL": f"sqlite:///{INSTANCE_DIR / 'app.db'}",
+    "INSTALL_KEYS_URL": "https://connect-install-keys.atlassian.com",
+    "ALLOWED_TENANT_HOSTS": ["*.atlassian.net", "*.jira-dev.com"],
+    "SECRET_KEY": None,
+    "KEY": "com.example.confluence-freshness",
+    "NAME": "Content Freshness",
+    "OAUTH_URL": "https://oauth-2-authorization-server.services.atlassian.com",
+    "ALL_JS_URL": "https://connect-cdn.atl-paas.net/all.js",
+    "INSTALL_KEYS_TIMEOUT": 5.0,
+    "CONFLUENCE_TIMEOUT": 10.0,
+    "PRODUCTION": False,
+}
+
+#: Settings read from the environment, with the type each must parse to.
+_TYPES: Final[Mapping[str, type]] = {
+    "BASE_URL": str,
+    "DATABASE_URL": str,
+    "INSTALL_KEYS_URL": str,
+    "ALLOWED_TENANT_HOSTS": list,
+    "SECRET_KEY": str,
+    "KEY": str,
+    "NAME": str,
+    "OAUTH_URL": str,
+    "ALL_JS_URL": str,
+    "INSTALL_KEYS_TIMEOUT": float,
+    "CONFLUENCE_TIMEOUT": float,
+    "PRODUCTION": bool,
+}
+
+_APP_KEY_PATTERN: Final = re.compile(r"^[a-zA-Z0-9\-._]{1,80}$")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    env = f"APP_{name}"
+    if kind is str:
+        return raw
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{env} must be a number, got {raw!r}") from None
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{env} must be true or false, got {raw!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f'{env} must be a JSON list such as ["*.atlassian.net"], got {raw!r}') from None
+    return value
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings present as ``APP_*`` variables, parsed to their types."""
+    environ = os.environ if environ is None else environ
+    found: dict[str, Any] = {}
+    for name, kind in _TYPES.items():
+        raw = environ.get(f"APP_{name}")
+        if raw is not None:
+            found[name] = _parse(name, raw, kind)
+    return found
+
+
+def _require_http_url(config: Mapping[str, Any], name: str) -> None:
+    value = config.get(name)
+    parts = urlsplit(value) if isinstance(value, str) else None
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"APP_{name} must be an http(s) URL, got {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"APP_{name} must not have a query or fragment, got {value!r}")
+
+
+def validate(config: MutableMapping[str, Any]) -> None:
+    """Check and normalise the settings in place; raise ConfigError naming the bad variable."""
+    for name in ("BASE_URL", "INSTALL_KEYS_URL", "OAUTH_URL", "ALL_JS_URL"):
+        _require_http_url(config, name)
+        config[name] = config[name].rstrip("/") if name != "ALL_JS_URL" else config[name]
+    if config["PRODUCTION"] and urlsplit(config["BASE_URL"]).scheme != "https":
+        raise ConfigError("APP_BASE_URL must use https in production (APP_PRODUCTION=true)")
+    hosts = config.get("ALLOWED_TENANT_HOSTS")
+    if not isinstance(hosts, list) or not hosts or not all(isinstance(h, str) and h for h in hosts):
+        raise ConfigError("APP_ALLOWED_TENANT_HOSTS must be a non-empty JSON list of host patterns")
+    config["ALLOWED_TENANT_HOSTS"] = [h.lower() for h in hosts]
+    if not isinstance(config.get("KEY"), str) or not _APP_KEY_PATTERN.match(config["KEY"]):
+        raise ConfigError("APP_KEY must be 1-80 characters of letters, digits, '-', '.' or '_'")
+    if not isinstance(config.get("DATABASE_URL"), str) or "://" not in config["DATABASE_URL"]:
+        raise ConfigError("APP_DATABASE_URL must be an SQLAlchemy URL such as sqlite:///app.db")
+    for name in ("INSTALL_KEYS_TIMEOUT", "CONFLUENCE_TIMEOUT"):
+        if not isinstance(config.get(name), int | float) or not 0 < config[name] <= 120:
+            raise ConfigError(f"APP_{name} must be a number of seconds between 0 and 120")
+    if config.get("SECRET_KEY") is None:
+        if config["PRODUCTION"]:
+            raise ConfigError("APP_SECRET_KEY must be set in production (APP_PRODUCTION=true)")
+        config["SECRET_KEY"] = os.urandom(32).hex()
+    if config["PRODUCTION"] and config.get("DEBUG"):
+        raise ConfigError("refusing to start in production with debug on (unset FLASK_DEBUG)")

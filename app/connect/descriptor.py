@@ -1,0 +1,56 @@
+"""The app descriptor, served at ``/atlassian-connect.json`` from the top-level template."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Final
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+#: The descriptor template kept at the top of the repository.
+TEMPLATE_PATH: Final = Path(__file__).resolve().parents[2] / "atlassian-connect.json"
+
+bp = Blueprint("descriptor", __name__)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """Read the descriptor template."""
+    template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return template
+
+
+def build_descriptor(template: dict[str, Any], *, base_url: str, key: str, name: str) -> dict[str, Any]:
+    """Return the descriptor with this deployment's ``baseUrl``, key and name filled in."""
+    descriptor = copy.deepcopy(template)
+    descriptor["baseUrl"] = base_url
+    descriptor["key"] = key
+    descriptor["name"] = name
+    return descriptor
+
+
+def module_urls(descriptor: dict[str, Any]) -> list[str]:
+    """Return every URL template the descriptor declares (lifecycle and modules)."""
+    urls = list(descriptor.get("lifecycle", {}).values())
+    for modules in descriptor.get("modules", {}).values():
+        for module in modules if isinstance(modules, list) else [modules]:
+            if "url" in module:
+                urls.append(module["url"])
+            for mode in module.get("renderModes", {}).values():
+                urls.append(mode["url"])
+    return urls
+
+
+@bp.get("/atlassian-connect.json")
+def serve() -> ResponseReturnValue:
+    """Serve the descriptor (unauthenticated, as Confluence fetches it)."""
+    config = current_app.config
+    descriptor = build_descriptor(
+        current_app.extensions["descriptor_template"],
+        base_url=config["BASE_URL"],
+        key=config["KEY"],
+        name=config["NAME"],
+    )
+    return jsonify(descriptor)

@@ -1,0 +1,47 @@
+"""What a Connect check needs from the incoming Flask request: the token and the raw URL parts."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+from flask import Request
+
+from app.errors import InvalidTokenError, MissingTokenError
+
+_AUTH_SCHEME = "JWT "
+
+
+def token_from(request: Request) -> str:
+    """Return the JWT from ``?jwt=`` or ``Authorization: JWT …``; refuse none or two different ones."""
+    from_query = request.args.getlist("jwt")
+    header = request.headers.get("Authorization", "")
+    from_header = header[len(_AUTH_SCHEME) :].strip() if header.startswith(_AUTH_SCHEME) else None
+    if len(from_query) > 1:
+        raise InvalidTokenError("more than one token in the query")
+    if from_query and from_header is not None and from_query[0] != from_header:
+        raise InvalidTokenError("different tokens in the query and the header")
+    token = from_query[0] if from_query else from_header
+    if not token:
+        raise MissingTokenError()
+    return token
+
+
+def raw_path(request: Request) -> str:
+    """Return the request path as it was sent on the wire, still percent-encoded.
+
+    Werkzeug's ``request.path`` is decoded, which would change the qsh of paths holding ``%xx``
+    (protocol.md §3.4, point 1). Servers that keep the raw URI (Werkzeug, gunicorn) say so in
+    ``RAW_URI``/``REQUEST_URI``; otherwise the decoded path is re-encoded.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if isinstance(raw, str) and raw:
+        path = urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0]
+        if path.startswith("/"):
+            return path
+    full = (request.environ.get("SCRIPT_NAME", "") or "") + (request.environ.get("PATH_INFO", "") or "")
+    return quote(full, safe="/!$&'()*+,;=:@-._~")
+
+
+def raw_query(request: Request) -> str:
+    """Return the raw query string (bytes on the wire decoded as UTF-8)."""
+    return request.query_string.decode("utf-8", errors="replace")

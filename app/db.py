@@ -1,0 +1,66 @@
+"""The database: one engine per app, one session per app context, and the declarative base."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+#: Stable constraint names, so that Alembic migrations name constraints the same on every database.
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Base class of every model."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create an engine; SQLite gets a busy timeout so concurrent writers wait instead of failing."""
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    return sa.create_engine(url, **kwargs)
+
+
+def init_app(app: Flask) -> None:
+    """Create the app's engine and session factory and close sessions at the end of each context."""
+    url = app.config["DATABASE_URL"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    app.extensions["db"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)
+
+
+def get_session() -> Session:
+    """Return this app context's session, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db"]()
+    session: Session = g.db_session
+    return session
+
+
+def get_engine(app: Flask) -> sa.Engine:
+    """Return the engine the app's sessions are bound to."""
+    factory: sessionmaker[Session] = app.extensions["db"]
+    bind = factory.kw["bind"]
+    assert isinstance(bind, sa.Engine)
+    return bind
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session: Session | None = g.pop("db_session", None)
+    if session is not None:
+        session.close()

@@ -1,0 +1,1 @@
+"""Tenants: the Confluence sites that installed the app."""

@@ -1,0 +1,1 @@
+"""Iframe pages and the JSON endpoints behind them."""

@@ -1,0 +1,79 @@
+"""Fixtures shared by the whole suite: an app on a fresh database, and a kit that plays Atlassian."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+import app.tenants.models
+from app import create_app
+from app.db import get_engine
+from tests.kit.atlassian import Atlassian, Site, running_atlassian
+from tests.kit.database import create_schema, fresh_database_url
+
+APP_BASE_URL = "https://app.example.test"
+APP_KEY = "com.example.confluence-freshness"
+
+
+@pytest.fixture(scope="session")
+def atlassian() -> Iterator[Atlassian]:
+    with running_atlassian() as kit:
+        yield kit
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return fresh_database_url(tmp_path)
+
+
+@pytest.fixture
+def app_overrides(atlassian: Atlassian, database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "BASE_URL": APP_BASE_URL,
+        "KEY": APP_KEY,
+        "INSTALL_KEYS_URL": atlassian.key_server.url,
+        "ALLOWED_TENANT_HOSTS": ["*.atlassian.net", "127.0.0.1"],
+        "SECRET_KEY": "test-secret-key",
+    }
+
+
+@pytest.fixture
+def app(app_overrides: dict[str, Any], database_url: str) -> Iterator[Flask]:
+    create_schema(database_url)
+    application = create_app(app_overrides)
+    yield application
+    get_engine(application).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def site() -> Site:
+    return Site()
+
+
+def install(client: FlaskClient, atlassian: Atlassian, site: Site, **payload: Any) -> Any:
+    """POST a correctly signed ``installed`` callback for ``site``."""
+    token = atlassian.install_token(site, audience=APP_BASE_URL)
+    return client.post(
+        "/lifecycle/installed",
+        json=site.payload("installed", app_key=APP_KEY, **payload),
+        headers={"Authorization": f"JWT {token}"},
+    )
+
+
+@pytest.fixture
+def installed_site(client: FlaskClient, atlassian: Atlassian, site: Site) -> Site:
+    response = install(client, atlassian, site)
+    assert response.status_code == 204, response.get_data(as_text=True)
+    return site

@@ -1,0 +1,161 @@
+"""Inbound JWT on module routes: what is accepted, and everything that must be refused with a 401."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import quote
+
+import jwt
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import APP_KEY
+from tests.kit.atlassian import Atlassian, Site, generate_rsa_key, qsh, relative_url
+from tests.kit.store import snapshot
+
+ROUTES = ["/macros/freshness", "/admin/freshness"]
+IFRAME_PARAMS = [
+    ("pageId", "98310"),
+    ("spaceKey", "DOCS"),
+    ("xdm_e", "https://acme.atlassian.net"),
+    ("xdm_c", "channel-com.example__freshness-report"),
+    ("cp", "/wiki"),
+    ("lic", "none"),
+    ("cv", "1001.0.0-SNAPSHOT"),
+]
+AWKWARD_VALUES = [
+    ("q", "with spaces"),
+    ("plus", "1 + 1"),
+    ("star", "connect*"),
+    ("tilde", "in ~3 days"),
+    ("amp", "a&b=c"),
+    ("unicode", "宮崎 駿 Überblick"),
+    ("empty", ""),
+    ("ids", "2"),
+    ("ids", "10"),
+]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_product_signed_url_is_accepted(client: FlaskClient, installed_site: Site, route: str) -> None:
+    response = client.get(installed_site.signed_url(route, IFRAME_PARAMS + AWKWARD_VALUES))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "acme.atlassian.net" in response.get_data(as_text=True)
+
+
+def test_token_in_the_authorization_header_is_accepted(client: FlaskClient, installed_site: Site) -> None:
+    url = relative_url("/macros/freshness", IFRAME_PARAMS)
+    token = installed_site.host_token("GET", url)
+    assert client.get(url, headers={"Authorization": f"JWT {token}"}).status_code == 200
+
+
+def test_raw_percent_encoded_path_is_hashed_as_sent(app: Flask, installed_site: Site) -> None:
+    # "%7E" and "~" name the same query value but the path must be hashed as it came on the wire.
+    url = "/macros/freshness?q=in+%7E3+days&cp=%2Fwiki"
+    token = installed_site.host_token("GET", url)
+    response = app.test_client().get(url + "&jwt=" + token)
+    assert response.status_code == 200
+
+
+def _none_token(site: Site, url: str) -> str:
+    now = int(time.time())
+    claims = {"iss": site.client_key, "iat": now, "exp": now + 180, "qsh": qsh("GET", url)}
+    return jwt.encode(claims, None, algorithm="none")
+
+
+def _refusals(site: Site, url: str) -> dict[str, str]:
+    now = int(time.time())
+    good_claims = {"iss": site.client_key, "iat": now, "exp": now + 180, "qsh": qsh("GET", url), "sub": "u"}
+    without = {
+        name: {k: v for k, v in good_claims.items() if k != name} for name in ("qsh", "exp", "iss", "iat")
+    }
+    return {
+        "wrong secret": site.host_token("GET", url, secret="not-the-shared-secret-not-the-shared"),
+        "unknown issuer": Site().host_token("GET", url),
+        "expired": site.host_token("GET", url, now=now - 3600),
+        "issued in the future": site.host_token("GET", url, now=now + 3600),
+        "qsh of another url": site.host_token("GET", "/admin/freshness?pageId=1"),
+        "qsh of another method": site.host_token("POST", url),
+        "context qsh": site.context_token(),
+        "missing qsh": jwt.encode(without["qsh"], site.shared_secret, algorithm="HS256"),
+        "missing exp": jwt.encode(without["exp"], site.shared_secret, algorithm="HS256"),
+        "missing iss": jwt.encode(without["iss"], site.shared_secret, algorithm="HS256"),
+        "missing iat": jwt.encode(without["iat"], site.shared_secret, algorithm="HS256"),
+        "exp not a number": jwt.encode(
+            good_claims | {"exp": "tomorrow"}, site.shared_secret, algorithm="HS256"
+        ),
+        "alg none": _none_token(site, url),
+        "hs512": jwt.encode(good_claims, site.shared_secret, algorithm="HS512"),
+        "rs256": jwt.encode(good_claims, generate_rsa_key(), algorithm="RS256"),
+        "garbage": "garbage",
+        "three garbage parts": "a.b.c",
+        "60 KB token": site.host_token("GET", url, padding="x" * 60_000),
+        "empty": "",
+    }
+
+
+REFUSALS = list(_refusals(Site(), "/x").keys())
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+@pytest.mark.parametrize("route", ROUTES)
+def test_bad_tokens_are_refused_with_401(
+    app: Flask, client: FlaskClient, installed_site: Site, route: str, case: str
+) -> None:
+    url = relative_url(route, IFRAME_PARAMS)
+    token = _refusals(installed_site, url)[case]
+    before = snapshot(app)
+    response = client.get(f"{url}&jwt={quote(token)}")
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert response.headers["WWW-Authenticate"] == f'JWT realm="{APP_KEY}"'
+    body = response.get_data(as_text=True)
+    assert "Traceback" not in body and installed_site.shared_secret not in body
+    if token:
+        assert token not in body
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_missing_token_is_refused(client: FlaskClient, installed_site: Site, route: str) -> None:
+    response = client.get(relative_url(route, IFRAME_PARAMS))
+    assert response.status_code == 401
+    assert "no JWT" in response.get_data(as_text=True)
+
+
+def test_query_changed_after_signing_is_refused(client: FlaskClient, installed_site: Site) -> None:
+    signed = installed_site.signed_url("/macros/freshness", IFRAME_PARAMS)
+    assert client.get(signed).status_code == 200
+    assert client.get(signed.replace("pageId=98310", "pageId=98311")).status_code == 401
+    assert client.get(signed + "&extra=1").status_code == 401
+    assert client.get(signed.replace("lic=none", "lic=active")).status_code == 401
+
+
+def test_two_different_tokens_are_refused(client: FlaskClient, installed_site: Site) -> None:
+    url = relative_url("/macros/freshness", IFRAME_PARAMS)
+    good = installed_site.host_token("GET", url)
+    other = installed_site.host_token("GET", url, sub="someone-else")
+    response = client.get(f"{url}&jwt={good}", headers={"Authorization": f"JWT {other}"})
+    assert response.status_code == 401
+
+
+def test_token_of_one_site_naming_another_is_refused(
+    client: FlaskClient, atlassian: Atlassian, installed_site: Site
+) -> None:
+    from tests.conftest import install
+
+    other = Site(base_url="https://other.atlassian.net/wiki")
+    assert install(client, atlassian, other).status_code == 204
+    url = relative_url("/macros/freshness", IFRAME_PARAMS)
+    forged = other.host_token("GET", url, secret=installed_site.shared_secret)
+    assert client.get(f"{url}&jwt={forged}").status_code == 401
+    page = client.get(other.signed_url("/macros/freshness", IFRAME_PARAMS))
+    assert page.status_code == 200 and "other.atlassian.net" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
+def test_other_methods_without_a_token_are_401(
+    client: FlaskClient, installed_site: Site, method: str
+) -> None:
+    response = client.open("/macros/freshness", method=method)
+    assert response.status_code == 401

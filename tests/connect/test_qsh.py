@@ -1,0 +1,108 @@
+"""The qsh module against the 71 public vectors and, on generated URLs, against atlassian-jwt."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import pytest
+from atlassian_jwt.url_utils import canonicalize_request
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.connect.qsh import (
+    CONTEXT_QSH,
+    canonical_request,
+    canonical_uri,
+    query_string_hash,
+    query_string_hash_for_url,
+)
+from tests.kit.shared import load_qsh_vectors
+
+VECTORS = load_qsh_vectors()
+
+
+def test_all_71_vectors_are_loaded() -> None:
+    assert len(VECTORS) == 71
+
+
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_vector_canonical_request_and_qsh(vector: dict[str, Any]) -> None:
+    parts = urlsplit(vector["url"])
+    base_path = urlsplit(vector["base_url"]).path
+    assert canonical_request(vector["method"], parts.path, parts.query, base_path) == vector["canonical"]
+    assert query_string_hash_for_url(vector["method"], vector["url"], vector["base_url"]) == vector["qsh"]
+
+
+def test_context_qsh_is_the_literal_atlassian_defines() -> None:
+    assert CONTEXT_QSH == "context-qsh"
+
+
+def test_confluence_context_path_is_stripped_but_only_as_a_whole_segment() -> None:
+    assert canonical_uri("/wiki/api/v2/pages", "/wiki") == "/api/v2/pages"
+    assert canonical_uri("/wiki", "/wiki") == "/"
+    assert canonical_uri("/wikipedia/x", "/wiki") == "/wikipedia/x"
+
+
+def test_jwt_parameter_is_excluded_but_similar_names_are_not() -> None:
+    with_jwt = query_string_hash("GET", "/p", "a=1&jwt=abc")
+    assert with_jwt == query_string_hash("GET", "/p", "a=1")
+    assert query_string_hash("GET", "/p", "a=1&JWT=abc") != with_jwt
+
+
+def test_method_is_upper_cased() -> None:
+    assert canonical_request("post", "/p") == "POST&/p&"
+
+
+# --- Differential test against Atlassian's Python package -------------------------------------
+# Known, documented differences (docs/qsh.md): atlassian-jwt strips *every* leading and trailing
+# slash, parses the path with urlparse (so "a:b" reads as a scheme and an empty ";" path parameter
+# vanishes), and it has no notion of a context path. The generators below stay inside the space
+# where both claim the same behaviour.
+
+_segment = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="/?#:%;", exclude_categories=("Cs", "Cc")),
+    min_size=1,
+    max_size=8,
+)
+_param_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=10)
+_params = st.lists(st.tuples(_param_text.filter(lambda s: s != "jwt"), _param_text), max_size=6)
+
+
+def _raw_path(segments: list[str]) -> str:
+    return "/" + "/".join(quote(seg, safe="!$&'()*+,;=@-._~") for seg in segments)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),
+    segments=st.lists(_segment, min_size=1, max_size=4),
+    params=_params,
+)
+def test_agrees_with_atlassian_jwt_on_generated_urls(
+    method: str, segments: list[str], params: list[tuple[str, str]]
+) -> None:
+    path = _raw_path(segments)
+    query = urlencode(params)
+    url = f"{path}?{query}" if query else path
+    assert canonical_request(method, path, query) == canonicalize_request(method, url)
+
+
+@settings(max_examples=200, deadline=None)
+@given(segments=st.lists(_segment, min_size=1, max_size=3), params=_params)
+def test_context_path_is_invisible_to_the_hash(segments: list[str], params: list[tuple[str, str]]) -> None:
+    path = _raw_path(segments)
+    query = urlencode(params)
+    assert query_string_hash("GET", "/wiki" + path, query, "/wiki") == query_string_hash("GET", path, query)
+
+
+def test_known_difference_empty_path_parameter_is_kept_verbatim() -> None:
+    # The spec hashes the path as sent; atlassian-jwt's urlparse drops a trailing ";" (docs/qsh.md).
+    assert canonical_request("GET", "/a;") == "GET&/a;&"
+    assert canonicalize_request("GET", "/a;") == "GET&/a&"
+
+
+def test_known_difference_all_slashes_are_not_stripped() -> None:
+    # The vectors strip exactly one trailing "/"; atlassian-jwt strips them all.
+    assert canonical_request("GET", "/a//") == "GET&/a/&"
+    assert canonicalize_request("GET", "/a//") == "GET&/a&"

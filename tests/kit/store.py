@@ -1,0 +1,18 @@
+"""Read the tenant table as plain data, to prove a refused request changed nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from app.db import get_engine
+from app.tenants.models import Tenant
+
+
+def snapshot(app: Flask) -> list[dict[str, Any]]:
+    """Every tenant row, every column, in client-key order."""
+    with get_engine(app).connect() as conn:
+        rows = conn.execute(sa.select(Tenant.__table__).order_by(Tenant.client_key)).mappings().all()
+    return [dict(row) for row in rows]

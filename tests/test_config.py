@@ -1,0 +1,83 @@
+"""Configuration: environment variables parsed and validated at start-up with clear messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app import create_app
+from app.config import DEFAULTS, ConfigError, from_environment, validate
+from app.db import get_engine
+
+
+def valid(**overrides: Any) -> dict[str, Any]:
+    config = dict(DEFAULTS) | {"SECRET_KEY": "x"} | overrides
+    validate(config)
+    return config
+
+
+def test_environment_variables_are_parsed_to_their_types() -> None:
+    env = {
+        "APP_BASE_URL": "https://app.example.com/",
+        "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
+        "APP_CONFLUENCE_TIMEOUT": "2.5",
+        "APP_PRODUCTION": "false",
+        "UNRELATED": "x",
+    }
+    found = from_environment(env)
+    assert found == {
+        "BASE_URL": "https://app.example.com/",
+        "ALLOWED_TENANT_HOSTS": ["*.atlassian.net", "127.0.0.1"],
+        "CONFLUENCE_TIMEOUT": 2.5,
+        "PRODUCTION": False,
+    }
+    assert valid(**found)["BASE_URL"] == "https://app.example.com"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"APP_ALLOWED_TENANT_HOSTS": "*.atlassian.net"}, "APP_ALLOWED_TENANT_HOSTS must be a JSON list"),
+        ({"APP_CONFLUENCE_TIMEOUT": "soon"}, "APP_CONFLUENCE_TIMEOUT must be a number"),
+        ({"APP_PRODUCTION": "maybe"}, "APP_PRODUCTION must be true or false"),
+    ],
+)
+def test_unparseable_environment_names_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_environment(env)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"BASE_URL": "not a url"}, "APP_BASE_URL must be an http"),
+        ({"BASE_URL": "ftp://x"}, "APP_BASE_URL must be an http"),
+        ({"BASE_URL": "https://x/?a=1"}, "APP_BASE_URL must not have a query"),
+        ({"INSTALL_KEYS_URL": ""}, "APP_INSTALL_KEYS_URL"),
+        ({"ALLOWED_TENANT_HOSTS": []}, "APP_ALLOWED_TENANT_HOSTS must be a non-empty"),
+        ({"ALLOWED_TENANT_HOSTS": [1]}, "APP_ALLOWED_TENANT_HOSTS"),
+        ({"KEY": "bad key!"}, "APP_KEY"),
+        ({"DATABASE_URL": "app.db"}, "APP_DATABASE_URL"),
+        ({"CONFLUENCE_TIMEOUT": 0}, "APP_CONFLUENCE_TIMEOUT"),
+        ({"PRODUCTION": True, "BASE_URL": "http://x.example"}, "https in production"),
+        ({"PRODUCTION": True, "BASE_URL": "https://x.example", "SECRET_KEY": None}, "APP_SECRET_KEY"),
+        ({"PRODUCTION": True, "BASE_URL": "https://x.example", "DEBUG": True}, "debug on"),
+    ],
+)
+def test_bad_values_stop_start_up_with_the_variable_named(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        valid(**overrides)
+
+
+def test_create_app_refuses_a_bad_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APP_BASE_URL", "nope")
+    with pytest.raises(ConfigError, match="APP_BASE_URL"):
+        create_app()
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("APP_KEY", "from-env")
+    app = create_app({"KEY": "from-test", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert app.config["KEY"] == "from-test"
+    get_engine(app).dispose()
