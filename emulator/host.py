@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
 )
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -159,6 +158,9 @@ def mint_context_token() -> tuple[Response, int]:
 @bp.get("/atlassian-connect/all.js")
 def all_js() -> Response:
     """The ``AP`` bridge an app's iframe loads (``APP_ALL_JS_URL``)."""
-    response = send_from_directory(STATIC_DIR, "all.js", mimetype="application/javascript", max_age=0)
+    # Read per request (it is small) so edits show up without a restart and no file handle is left open.
+    source = (STATIC_DIR / "all.js").read_text(encoding="utf-8")
+    response = Response(source, mimetype="application/javascript")
+    response.headers["Cache-Control"] = "no-cache"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
