@@ -1,0 +1,69 @@
+"""The documented commands: migrate with ``flask db upgrade``, serve with ``flask run`` or gunicorn,
+then install over real HTTP with a signed install and load module routes with product-signed URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.kit.atlassian import Atlassian, Site
+from tests.kit.database import fresh_database_url
+from tests.kit.processes import BIN, app_env, flask, free_port, running
+
+AWKWARD = [
+    ("pageId", "98310"),
+    ("q", "with spaces"),
+    ("plus", "1 + 1"),
+    ("star", "connect*"),
+    ("tilde", "in ~3 days"),
+    ("amp", "a&b=c"),
+    ("unicode", "宮崎 駿 Überblick"),
+    ("xdm_e", "https://acme.atlassian.net"),
+    ("cp", "/wiki"),
+]
+
+
+@pytest.mark.parametrize("server", ["flask run", "gunicorn"])
+def test_commands_serve_a_signed_install_and_signed_module_urls(
+    tmp_path: Path, atlassian: Atlassian, server: str
+) -> None:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = app_env({
+        "APP_BASE_URL": base_url,
+        "APP_DATABASE_URL": fresh_database_url(tmp_path),
+        "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
+        "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net"]',
+    })
+    migrated = flask("db", "upgrade", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    command = (
+        [str(BIN / "flask"), "--app", "app", "run", "--port", str(port)]
+        if server == "flask run"
+        else [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "app:create_app()"]
+    )
+    with running(command, env=env, probe_url=f"{base_url}/atlassian-connect.json"):
+        descriptor = requests.get(f"{base_url}/atlassian-connect.json", timeout=5).json()
+        assert descriptor["baseUrl"] == base_url
+
+        site = Site()
+        token = atlassian.install_token(site, audience=base_url)
+        installed = requests.post(
+            f"{base_url}/lifecycle/installed",
+            json=site.payload("installed", app_key=descriptor["key"]),
+            headers={"Authorization": f"JWT {token}"},
+            timeout=10,
+        )
+        assert installed.status_code == 204, installed.text
+
+        for module in ("/macros/freshness", "/admin/freshness"):
+            page = requests.get(base_url + site.signed_url(module, AWKWARD), timeout=10)
+            assert page.status_code == 200, page.text
+            assert "acme.atlassian.net" in page.text
+            tampered = requests.get(base_url + site.signed_url(module, AWKWARD) + "&star=x", timeout=10)
+            assert tampered.status_code == 401
+
+        listed = flask("tenants", "list", env=env)
+        assert site.client_key in listed.stdout and site.shared_secret not in listed.stdout
