@@ -8,6 +8,7 @@ baseUrl (``/wiki/wiki``) and never rebuilt. v1 next links lack ``/wiki`` and are
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
@@ -21,6 +22,11 @@ from app.errors import ConfluenceBadResponseError
 MAX_LIMIT: Final = 250
 #: Enough for 2.5 million items at 250 a page; a guard against a server that never stops.
 DEFAULT_MAX_PAGES: Final = 10_000
+
+#: How many recent next links are remembered to catch a server that sends one again. A window, not
+#: the full history, so memory stays flat however many pages there are; a longer cycle still ends at
+#: ``max_pages``.
+REPEAT_WINDOW: Final = 64
 
 #: Sends one GET; the second argument is the query for the first page, ``None`` for cursor URLs.
 PageFetcher = Callable[[str, Mapping[str, str] | None], requests.Response]
@@ -80,7 +86,7 @@ def iter_results(
     """
     page_url: str | None = url
     page_params = params
-    seen: set[str] = set()
+    recent: deque[str] = deque(maxlen=REPEAT_WINDOW)
     pages = 0
     while page_url is not None:
         if pages >= max_pages:
@@ -104,11 +110,11 @@ def iter_results(
         page_url = None
         if link is not None:
             page_url = resolve_next(link, base_url)
-            if page_url in seen:
+            if page_url in recent:
                 raise ConfluenceBadResponseError(
                     "Confluence sent the same next link twice", method="GET", url=page_url
                 )
-            seen.add(page_url)
+            recent.append(page_url)
         page_params = None  # the next link already carries every parameter
         yield from results
         del results
