@@ -8,6 +8,7 @@ baseUrl (``/wiki/wiki``) and never rebuilt. v1 next links lack ``/wiki`` and are
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
@@ -84,17 +85,28 @@ def iter_results(
     :raises ConfluenceBadResponseError: a body without ``results``, a repeated or foreign next link,
         or more than ``max_pages`` pages.
     """
-    page_url: str | None = url
+    page_url = url
     page_params = params
+    link: str | None = None
     recent: deque[str] = deque(maxlen=REPEAT_WINDOW)
-    pages = 0
-    while page_url is not None:
+    for pages in itertools.count():
+        if pages > 0:
+            # Checked before the next request, so the items of the page that sent a bad link are
+            # still delivered; only what lies beyond it is refused.
+            if link is None:
+                return
+            page_url = resolve_next(link, base_url)
+            if page_url in recent:
+                raise ConfluenceBadResponseError(
+                    "Confluence sent the same next link twice", method="GET", url=page_url
+                )
+            recent.append(page_url)
+            page_params = None  # the next link already carries every parameter
         if pages >= max_pages:
             raise ConfluenceBadResponseError(
                 f"Confluence kept paginating past {max_pages} pages", method="GET", url=page_url
             )
         response = fetch(page_url, page_params)
-        pages += 1
         body = json_body(response, "GET")
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
@@ -107,14 +119,5 @@ def iter_results(
         link = next_link(response, body)
         # Keep only the items and the link: the response and the rest of the body can go now.
         del response, body
-        page_url = None
-        if link is not None:
-            page_url = resolve_next(link, base_url)
-            if page_url in recent:
-                raise ConfluenceBadResponseError(
-                    "Confluence sent the same next link twice", method="GET", url=page_url
-                )
-            recent.append(page_url)
-        page_params = None  # the next link already carries every parameter
         yield from results
         del results

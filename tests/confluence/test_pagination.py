@@ -146,3 +146,17 @@ def test_resolve_next_joins_v2_links_to_the_origin_and_v1_links_to_the_base(link
 def test_resolve_next_refuses_another_port() -> None:
     with pytest.raises(ConfluenceBadResponseError):
         resolve_next("https://s.example:9999/wiki/api/v2/x", "https://s.example:8443/wiki")
+
+
+def test_a_cycle_through_several_links_is_caught() -> None:
+    base = "https://s.example/wiki"
+    fetch = _Canned(
+        ('{"results": [1], "_links": {"next": "/wiki/api/v2/pages?cursor=b"}}', {}),
+        ('{"results": [2], "_links": {"next": "/wiki/api/v2/pages?cursor=c"}}', {}),
+        ('{"results": [3], "_links": {"next": "/wiki/api/v2/pages?cursor=b"}}', {}),
+    )
+    items: list[int] = []
+    with pytest.raises(ConfluenceBadResponseError, match="same next link twice"):
+        items.extend(iter_results(fetch, f"{base}/api/v2/pages", None, base_url=base))
+    assert items == [1, 2, 3]  # every page that arrived is delivered; nothing is fetched twice
+    assert len(fetch.urls) == 3
