@@ -13,11 +13,12 @@ from typing import Any
 from flask import Flask
 
 from app import config as app_config
-from app import db, error_pages, http_headers
+from app import db, error_pages, http_headers, proxy
 from app.commands import register_commands
 from app.connect import descriptor, lifecycle
 from app.connect.install_keys import InstallKeyCache
-from app.views import admin, macro
+from app.views import admin, api, macro, tenant_client
+from app.views.authorization import AdminCache
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -36,9 +37,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.config["INSTALL_KEYS_URL"], timeout=app.config["INSTALL_KEYS_TIMEOUT"]
     )
     app.extensions["descriptor_template"] = descriptor.load_template()
+    app.extensions["admin_cache"] = AdminCache()
+    tenant_client.init_app(app)
 
-    for blueprint in (descriptor.bp, lifecycle.bp, macro.bp, admin.bp):
+    for blueprint in (descriptor.bp, lifecycle.bp, macro.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)
+    proxy.init_app(app)
     http_headers.init_app(app)
     error_pages.init_app(app)
     register_commands(app)

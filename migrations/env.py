@@ -7,10 +7,7 @@ import os
 from alembic import context
 from sqlalchemy import create_engine
 
-import app.tenants.models  # noqa: F401  (registers the tables on Base.metadata)
-from app.db import Base
-
-target_metadata = Base.metadata
+from app.schema import metadata as target_metadata
 
 
 def _url() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,39 @@ import app.tenants.models
 from app import create_app
 from app.db import get_engine
 from tests.kit.atlassian import Atlassian, Site, running_atlassian
+from tests.kit.confluence import FakeConfluence
 from tests.kit.database import create_schema, fresh_database_url
 
 APP_BASE_URL = "https://app.example.test"
 APP_KEY = "com.example.confluence-freshness"
+LOOPBACK_NAMES = {"localhost", "::1", "ip6-localhost"}
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail any attempt to resolve or reach a host that is not on this machine's loopback."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in LOOPBACK_NAMES and not name.startswith("127."):
+            raise OSError(f"tests may only reach loopback hosts, not {name!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
 @pytest.fixture(scope="session")
 def atlassian() -> Iterator[Atlassian]:
     with running_atlassian() as kit:
         yield kit
+
+
+@pytest.fixture(scope="session")
+def confluence() -> Iterator[FakeConfluence]:
+    fake = FakeConfluence().start()
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture
@@ -58,12 +82,17 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def site() -> Site:
-    return Site()
+def site(confluence: FakeConfluence) -> Site:
+    """A site served by the loopback emulator (its REST API accepts the site's secret)."""
+    return Site(
+        base_url=confluence.base_url, on_install=lambda s: confluence.register(APP_KEY, s.shared_secret)
+    )
 
 
 def install(client: FlaskClient, atlassian: Atlassian, site: Site, **payload: Any) -> Any:
     """POST a correctly signed ``installed`` callback for ``site``."""
+    if site.on_install is not None:
+        site.on_install(site)
     token = atlassian.install_token(site, audience=APP_BASE_URL)
     return client.post(
         "/lifecycle/installed",

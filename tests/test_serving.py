@@ -9,11 +9,13 @@ import pytest
 import requests
 
 from tests.kit.atlassian import Atlassian, Site
+from tests.kit.confluence import FakeConfluence
 from tests.kit.database import fresh_database_url
 from tests.kit.processes import BIN, app_env, flask, free_port, running
 
 AWKWARD = [
     ("pageId", "98310"),
+    ("spaceKey", "DOCS"),
     ("q", "with spaces"),
     ("plus", "1 + 1"),
     ("star", "connect*"),
@@ -27,16 +29,18 @@ AWKWARD = [
 
 @pytest.mark.parametrize("server", ["flask run", "gunicorn"])
 def test_commands_serve_a_signed_install_and_signed_module_urls(
-    tmp_path: Path, atlassian: Atlassian, server: str
+    tmp_path: Path, atlassian: Atlassian, confluence: FakeConfluence, server: str
 ) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = app_env({
-        "APP_BASE_URL": base_url,
-        "APP_DATABASE_URL": fresh_database_url(tmp_path),
-        "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
-        "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net"]',
-    })
+    env = app_env(
+        {
+            "APP_BASE_URL": base_url,
+            "APP_DATABASE_URL": fresh_database_url(tmp_path),
+            "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
+            "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
+        }
+    )
     migrated = flask("db", "upgrade", env=env)
     assert migrated.returncode == 0, migrated.stderr
     command = (
@@ -48,7 +52,8 @@ def test_commands_serve_a_signed_install_and_signed_module_urls(
         descriptor = requests.get(f"{base_url}/atlassian-connect.json", timeout=5).json()
         assert descriptor["baseUrl"] == base_url
 
-        site = Site()
+        site = Site(base_url=confluence.base_url)
+        confluence.register(descriptor["key"], site.shared_secret, base_url)
         token = atlassian.install_token(site, audience=base_url)
         installed = requests.post(
             f"{base_url}/lifecycle/installed",
@@ -61,7 +66,7 @@ def test_commands_serve_a_signed_install_and_signed_module_urls(
         for module in ("/macros/freshness", "/admin/freshness"):
             page = requests.get(base_url + site.signed_url(module, AWKWARD), timeout=10)
             assert page.status_code == 200, page.text
-            assert "acme.atlassian.net" in page.text
+            assert "Content freshness" in page.text
             tampered = requests.get(base_url + site.signed_url(module, AWKWARD) + "&star=x", timeout=10)
             assert tampered.status_code == 401
 

@@ -1,17 +1,38 @@
-"""The admin configuration page (an ``adminPages`` module)."""
+"""The admin configuration page (an ``adminPages`` module): settings and installation health."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, g, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from app.connect.auth import require_jwt
 from app.connect.lifecycle import ANY_METHOD
+from app.db import get_session
+from app.errors import MethodNotAllowedError
+from app.tenants.health import TenantHealth
+from app.tenants.settings import load_settings
+from app.views.authorization import require_site_admin
+from app.views.tenant_client import now_utc
 
 bp = Blueprint("admin", __name__)
 
 
 @bp.route("/admin/freshness", methods=ANY_METHOD, provide_automatic_options=False)
 @require_jwt()
-def settings_page() -> str:
-    """Render the admin page for the authenticated tenant."""
-    return render_template("admin/freshness.html")
+def settings_page() -> ResponseReturnValue:
+    """Render the settings form and the health panel, for site administrators only."""
+    if request.method not in {"GET", "HEAD"}:
+        raise MethodNotAllowedError("The admin page is loaded with GET.")
+    require_site_admin()
+    session = get_session()
+    tenant = g.tenant
+    health = session.get(TenantHealth, tenant.client_key)
+    now = now_utc()
+    hits = health.recent_rate_limit_hits(now) if health is not None else []
+    return render_template(
+        "admin/freshness.html",
+        settings=load_settings(session, tenant.client_key),
+        health=health,
+        rate_limit_hits=hits,
+        save_url=url_for("api.save_admin_settings"),
+    )

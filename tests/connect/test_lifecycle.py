@@ -15,6 +15,8 @@ from tests.conftest import APP_BASE_URL, APP_KEY, install
 from tests.kit.atlassian import Atlassian, Site, generate_rsa_key, qsh
 from tests.kit.store import snapshot
 
+MACRO = {"pageId": "1", "spaceKey": "DOCS"}
+
 
 def post(client: FlaskClient, event: str, body: Any, token: str | None) -> Any:
     headers = {"Authorization": f"JWT {token}"} if token else {}
@@ -144,7 +146,7 @@ def test_refused_reinstall_changes_nothing(
         assert response.headers["WWW-Authenticate"] == f'JWT realm="{APP_KEY}"'
     assert snapshot(app) == before
     # The victim's real secret still works.
-    url = installed_site.signed_url("/macros/freshness", {"pageId": "1"})
+    url = installed_site.signed_url("/macros/freshness", MACRO)
     assert client.get(url).status_code == 200
 
 
@@ -165,8 +167,8 @@ def test_reinstall_with_a_new_secret_replaces_the_old_one(
     old = Site(client_key=installed_site.client_key, shared_secret=installed_site.shared_secret)
     installed_site.shared_secret = "a-brand-new-secret-from-atlassian-0123456789"
     assert install(client, atlassian, installed_site).status_code == 204
-    assert client.get(old.signed_url("/macros/freshness")).status_code == 401
-    assert client.get(installed_site.signed_url("/macros/freshness")).status_code == 200
+    assert client.get(old.signed_url("/macros/freshness", MACRO)).status_code == 401
+    assert client.get(installed_site.signed_url("/macros/freshness", MACRO)).status_code == 200
     [row] = snapshot(app)
     assert row["shared_secret"] == installed_site.shared_secret
 
@@ -244,7 +246,7 @@ def test_uninstall_keeps_the_row_and_refuses_the_tenant(
     [row] = snapshot(app)
     assert row["installed"] is False and row["uninstalled_at"] is not None
     assert seen == [installed_site.client_key]
-    assert client.get(installed_site.signed_url("/macros/freshness")).status_code == 401
+    assert client.get(installed_site.signed_url("/macros/freshness", MACRO)).status_code == 401
 
 
 @pytest.mark.parametrize("order", [("uninstalled", "disabled"), ("disabled", "uninstalled")])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +20,7 @@ from atlassian_jwt.url_utils import hash_url
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.kit.confluence import ADMIN_ACCOUNT
 from tests.kit.live import LiveServer
 
 
@@ -81,6 +82,8 @@ class Site:
     base_url: str = "https://acme.atlassian.net/wiki"
     shared_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     oauth_client_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: Called before an install is sent (e.g. to tell a fake Confluence the new secret).
+    on_install: Callable[[Site], None] | None = field(default=None, repr=False, compare=False)
 
     def payload(self, event: str, *, app_key: str, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -105,7 +108,7 @@ class Site:
         method: str,
         url: str,
         *,
-        sub: str | None = "557058:user",
+        sub: str | None = ADMIN_ACCOUNT,
         now: int | None = None,
         lifetime: int = 180,
         secret: str | None = None,
@@ -126,7 +129,7 @@ class Site:
         body = {k: v for k, v in body.items() if v is not None}
         return jwt.encode(body, secret or self.shared_secret, algorithm="HS256")
 
-    def context_token(self, *, sub: str = "557058:user", now: int | None = None, **claims: Any) -> str:
+    def context_token(self, *, sub: str = ADMIN_ACCOUNT, now: int | None = None, **claims: Any) -> str:
         """A context JWT as ``AP.context.getToken()`` returns it (qsh = ``context-qsh``)."""
         return self.host_token("GET", "/", sub=sub, now=now, qsh="context-qsh", **claims)
 

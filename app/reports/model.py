@@ -1,0 +1,92 @@
+"""What a freshness report says: the scope it covers, a summary, and the stalest items."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Final, Literal
+
+ContentType = Literal["pages", "blogposts"]
+CONTENT_TYPES: Final = ("pages", "blogposts")
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """Which content a report covers, and the threshold that makes an item stale."""
+
+    space_key: str
+    content_type: ContentType = "pages"
+    root_page_id: str | None = None
+    stale_days: int = 90
+
+    @property
+    def cache_key(self) -> str:
+        """A stable key for the report cache; every field changes what the report says."""
+        return f"{self.content_type}:{self.space_key.upper()}:{self.root_page_id or '-'}:{self.stale_days}"
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """One page or blog post, as the report shows it."""
+
+    id: str
+    title: str
+    webui: str | None
+    updated_at: datetime
+    version: int | None
+    editor: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["updated_at"] = self.updated_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReportItem:
+        return cls(**{**data, "updated_at": datetime.fromisoformat(data["updated_at"])})
+
+
+@dataclass(frozen=True)
+class FreshnessReport:
+    """The result of scanning a scope at ``computed_at``; ``items`` are the stalest first."""
+
+    scope: ReportScope
+    computed_at: datetime
+    scanned: int
+    stale: int
+    items: list[ReportItem] = field(default_factory=list)
+    space_name: str | None = None
+
+    @property
+    def fresh(self) -> int:
+        return self.scanned - self.stale
+
+    @property
+    def fresh_share(self) -> float | None:
+        """The share of items that are fresh, or None for an empty scope."""
+        return self.fresh / self.scanned if self.scanned else None
+
+    @property
+    def oldest(self) -> ReportItem | None:
+        return self.items[0] if self.items else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": asdict(self.scope),
+            "computed_at": self.computed_at.isoformat(),
+            "scanned": self.scanned,
+            "stale": self.stale,
+            "space_name": self.space_name,
+            "items": [item.to_json() for item in self.items],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FreshnessReport:
+        return cls(
+            scope=ReportScope(**data["scope"]),
+            computed_at=datetime.fromisoformat(data["computed_at"]),
+            scanned=data["scanned"],
+            stale=data["stale"],
+            space_name=data.get("space_name"),
+            items=[ReportItem.from_json(item) for item in data["items"]],
+        )

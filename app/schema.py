@@ -1,0 +1,15 @@
+"""Every model module, imported so that ``Base.metadata`` knows every table (Alembic, tests)."""
+
+from __future__ import annotations
+
+import app.reports.cache
+import app.tenants.health
+import app.tenants.models
+import app.tenants.settings
+from app.db import Base
+
+__all__ = ["Base", "metadata"]
+
+metadata = Base.metadata
+# Keep the imports referenced so linters see them as used.
+_MODEL_MODULES = (app.reports.cache, app.tenants.health, app.tenants.models, app.tenants.settings)

@@ -1,0 +1,83 @@
+"""Installation health: the last successful Confluence call and recent rate-limit hits, per tenant.
+
+A scan reports many HTTP attempts; they are gathered in memory and written once when it ends,
+so health costs one row update per scan, not one per request.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.confluence.events import ClientEvent
+from app.db import Base
+from app.tenants.models import utcnow
+
+#: Rate-limit hits older than this are forgotten.
+RECENT: Final = timedelta(days=7)
+MAX_REMEMBERED_HITS: Final = 200
+
+
+class TenantHealth(Base):
+    """What we know of a tenant's Confluence from our own calls."""
+
+    __tablename__ = "tenant_health"
+
+    client_key: Mapped[str] = mapped_column(sa.ForeignKey("tenant.client_key"), primary_key=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_failure_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_failure: Mapped[str | None] = mapped_column(sa.String(255))
+    rate_limit_hits: Mapped[str] = mapped_column(sa.Text, default="[]")
+
+    def recent_rate_limit_hits(self, now: datetime) -> list[datetime]:
+        """Rate-limit hits within the last week, oldest first."""
+        hits = [datetime.fromisoformat(stamp) for stamp in json.loads(self.rate_limit_hits or "[]")]
+        return [hit for hit in hits if now - hit <= RECENT]
+
+
+class HealthRecorder:
+    """Collects client events (thread-safe) and writes a summary with :meth:`flush`."""
+
+    def __init__(self, client_key: str) -> None:
+        self.client_key = client_key
+        self._lock = threading.Lock()
+        self._last_success: datetime | None = None
+        self._last_failure: tuple[datetime, str] | None = None
+        self._rate_limited: list[datetime] = []
+
+    def __call__(self, event: ClientEvent) -> None:
+        now = utcnow()
+        with self._lock:
+            if event.ok:
+                self._last_success = now
+            else:
+                reason = f"HTTP {event.status}" if event.status is not None else (event.error or "no answer")
+                self._last_failure = (now, reason[:255])
+            if event.rate_limited:
+                self._rate_limited.append(now)
+
+    def flush(self, session: Session) -> None:
+        """Merge what was seen into the tenant's health row and commit; a no-op if nothing was seen."""
+        with self._lock:
+            success, failure, hits = self._last_success, self._last_failure, list(self._rate_limited)
+            self._last_success, self._last_failure, self._rate_limited = None, None, []
+        if success is None and failure is None and not hits:
+            return
+        row = session.get(TenantHealth, self.client_key)
+        if row is None:
+            row = TenantHealth(client_key=self.client_key, rate_limit_hits="[]")
+            session.add(row)
+        if success is not None:
+            row.last_success_at = success
+        if failure is not None:
+            row.last_failure_at, row.last_failure = failure
+        if hits:
+            now = utcnow()
+            kept = row.recent_rate_limit_hits(now) + hits
+            row.rate_limit_hits = json.dumps([hit.isoformat() for hit in kept[-MAX_REMEMBERED_HITS:]])
+        session.commit()

@@ -1,0 +1,72 @@
+"""Server-side authorization: only users whom Confluence reports as site administrators.
+
+Descriptor conditions are evaluated by Confluence's browser code and are not a security boundary
+(protocol.md §1.4), so every admin page and action asks Confluence itself, through
+``GET /rest/api/user?accountId=…&expand=operations``: an administrator has the operation
+``administer`` on ``application``. The answer is cached per tenant and user for ``TTL_SECONDS``.
+It fails closed: when Confluence cannot answer, the request is refused with 503.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Final
+
+from flask import current_app, g
+
+from app.db import get_session
+from app.errors import ConfluenceError, NotAdminError, ServiceUnavailableError
+from app.tenants.health import HealthRecorder
+from app.views.tenant_client import Credentials, app_client
+
+TTL_SECONDS: Final = 60.0
+_MAX_ENTRIES: Final = 10_000
+
+
+class AdminCache:
+    """A small thread-safe cache of (tenant, account) → is admin, with expiry."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, client_key: str, account_id: str) -> bool | None:
+        with self._lock:
+            entry = self._entries.get((client_key, account_id))
+        if entry is None or entry[0] <= self._clock():
+            return None
+        return entry[1]
+
+    def put(self, client_key: str, account_id: str, is_admin: bool) -> None:
+        with self._lock:
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[(client_key, account_id)] = (self._clock() + TTL_SECONDS, is_admin)
+
+
+def require_site_admin() -> None:
+    """Raise NotAdminError (403) unless the token's user administers the site; 503 if unknown."""
+    account_id: str | None = g.get("account_id")
+    if not account_id:
+        raise NotAdminError()
+    tenant = g.tenant
+    cache: AdminCache = current_app.extensions["admin_cache"]
+    answer = cache.get(tenant.client_key, account_id)
+    if answer is None:
+        recorder = HealthRecorder(tenant.client_key)
+        try:
+            with app_client(current_app._get_current_object(), Credentials.of(tenant), recorder) as client:  # type: ignore[attr-defined]
+                answer = client.is_site_admin(account_id)
+        except ConfluenceError as exc:
+            current_app.logger.warning("admin check failed for %s: %s", tenant.client_key, exc.message)
+            raise ServiceUnavailableError(
+                "Confluence could not confirm that you are an administrator. Try again shortly."
+            ) from exc
+        finally:
+            recorder.flush(get_session())
+        cache.put(tenant.client_key, account_id, answer)
+    if not answer:
+        raise NotAdminError()

@@ -1,0 +1,69 @@
+"""Turn report data into what templates and JSON show: links, relative ages, friendly errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from app.errors import (
+    ConfluenceError,
+    ConfluenceForbiddenError,
+    ConfluenceNotFoundError,
+    ConfluenceRateLimitedError,
+    ConfluenceUnauthorizedError,
+)
+from app.reports.model import ReportItem
+from app.tenants.models import Tenant
+
+
+def page_link(tenant: Tenant, item: ReportItem) -> str | None:
+    """The browser link of an item: the site's display URL (custom domain or not) + its ``webui``."""
+    if not item.webui or not item.webui.startswith("/"):
+        return None
+    return (tenant.display_url or tenant.base_url).rstrip("/") + item.webui
+
+
+def relative_age(then: datetime, now: datetime) -> str:
+    """'today', '3 days ago', '5 months ago', '2 years ago'."""
+    days = max(0, (now - then).days)
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 60:
+        return f"{days} days ago"
+    if days < 730:
+        return f"{days // 30} months ago"
+    return f"{days // 365} years ago"
+
+
+def item_view(tenant: Tenant, item: ReportItem, now: datetime, stale_days: int) -> dict[str, Any]:
+    """One table row, as plain data (escaped by Jinja or set as text by our JS)."""
+    return {
+        "id": item.id,
+        "title": item.title,
+        "url": page_link(tenant, item),
+        "updatedAt": item.updated_at.isoformat(),
+        "updatedDate": item.updated_at.strftime("%Y-%m-%d"),
+        "updatedAgo": relative_age(item.updated_at, now),
+        "ageDays": max(0, (now - item.updated_at).days),
+        "stale": (now - item.updated_at).days > stale_days,
+        "version": item.version,
+        "editor": item.editor,
+    }
+
+
+def friendly_error(error: ConfluenceError) -> tuple[str, str]:
+    """A title and a message for a Confluence failure, in words a page reader understands."""
+    if isinstance(error, ConfluenceRateLimitedError):
+        wait = f" Try again in about {int(error.retry_after)} seconds." if error.retry_after else ""
+        return "Confluence is busy", f"Confluence asked us to slow down (rate limited).{wait}"
+    if isinstance(error, ConfluenceUnauthorizedError | ConfluenceForbiddenError):
+        return (
+            "No access",
+            "This app is not allowed to read this content. Ask an administrator to check its access.",
+        )
+    if isinstance(error, ConfluenceNotFoundError):
+        # Our own scan's messages name the space or page; the client's name a URL, so say less.
+        return "Not found", error.message if error.url is None else "The space or page was not found."
+    return "Confluence is unreachable", "We could not get an answer from Confluence. Try again in a minute."

@@ -1,0 +1,71 @@
+"""A loopback Confluence for tests: the project's emulator, with apps registered directly.
+
+Unit tests drive the app through Flask's test client, so the emulator cannot install it over HTTP;
+instead the kit registers the app's key and the test site's shared secret in the emulator, which then
+verifies our outbound JWTs (with atlassian-jwt) exactly as after a real install.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Final
+
+from emulator.apps import AppRecord
+from emulator.server import create_app as create_emulator
+from emulator.state import EmulatorState, emulator_state
+from tests.kit.live import LiveServer
+
+#: The emulator's users (the same on every emulator; see docs/emulator.md).
+ADMIN_ACCOUNT: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"
+USER_ACCOUNT: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000002"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class FakeConfluence:
+    """An emulator on a loopback port; ``base_url`` is its tenant base URL (with ``/wiki``)."""
+
+    def __init__(self, *, pages: int | None = None) -> None:
+        port = free_port()
+        self.app = create_emulator(port=port, pages=pages)
+        self.server = LiveServer(self.app, port)
+        self.origin = f"http://127.0.0.1:{port}"
+        self.base_url = f"{self.origin}/wiki"
+
+    @property
+    def state(self) -> EmulatorState:
+        return emulator_state(self.app)
+
+    def register(
+        self, app_key: str, shared_secret: str, app_base_url: str = "https://app.example.test"
+    ) -> None:
+        """Make the emulator accept tokens signed by ``app_key`` with ``shared_secret``."""
+        self.state.apps.put(
+            AppRecord(
+                key=app_key,
+                descriptor_url=f"{app_base_url}/atlassian-connect.json",
+                descriptor={
+                    "key": app_key,
+                    "baseUrl": app_base_url,
+                    "authentication": {"type": "jwt"},
+                    "lifecycle": {"installed": "/lifecycle/installed"},
+                    "scopes": ["READ", "ACT_AS_USER"],
+                    "modules": {},
+                },
+                shared_secret=shared_secret,
+                oauth_client_id=f"oauth-{app_key}",
+                installation_id="ari:test",
+            )
+        )
+
+    def start(self) -> FakeConfluence:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
