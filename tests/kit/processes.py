@@ -34,7 +34,12 @@ def flask(*args: str, env: Mapping[str, str], timeout: float = 60) -> subprocess
     """Run ``flask --app app ARGS`` to completion."""
     return subprocess.run(
         [str(BIN / "flask"), "--app", "app", *args],
-        cwd=REPO, env=dict(env), capture_output=True, text=True, timeout=timeout, check=False,
+        cwd=REPO,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

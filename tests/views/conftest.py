@@ -1,0 +1,48 @@
+"""Fixtures for view tests: the shared emulator reset around each test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.kit.confluence import FakeConfluence
+
+
+class EmulatorControl:
+    """Faults and call counts of the session's emulator."""
+
+    def __init__(self, confluence: FakeConfluence) -> None:
+        self.origin = confluence.origin
+        self.http = requests.Session()
+
+    def faults(self, **settings: Any) -> None:
+        response = self.http.post(f"{self.origin}/_emulator/faults", json=settings, timeout=5)
+        response.raise_for_status()
+
+    def stats(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.http.get(f"{self.origin}/_emulator/stats", timeout=5).json()
+        return body
+
+    def list_calls(self) -> int:
+        routes = self.stats()["routes"]
+        return sum(
+            count
+            for route, count in routes.items()
+            if route.endswith("/pages") or route.endswith("/blogposts")
+        )
+
+    def reset(self) -> None:
+        self.faults(fault429Rate=0.0, fault5xxRate=0.0, latencyMs=0, retryAfter=1)
+        self.http.post(f"{self.origin}/_emulator/stats/reset", timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def emulator(confluence: FakeConfluence) -> Iterator[EmulatorControl]:
+    control = EmulatorControl(confluence)
+    control.reset()
+    yield control
+    control.reset()
+    control.http.close()

@@ -1,0 +1,104 @@
+"""The "Show more" endpoint: context JWT only, and only the scope the macro page was given."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.reports.model import ReportScope
+from app.views.scope_tokens import sign_scope
+from tests.kit.atlassian import Site
+from tests.views.conftest import EmulatorControl
+
+MACRO_PARAMS = {"spaceKey": "DOCS", "rows": "5"}
+
+
+def rendered_scope(client: FlaskClient, site: Site) -> str:
+    body = client.get(site.signed_url("/macros/freshness", MACRO_PARAMS)).get_data(as_text=True)
+    match = re.search(r'data-scope="([^"]+)"', body)
+    assert match
+    return match.group(1)
+
+
+def items(
+    client: FlaskClient, site: Site, scope: str, token: str | None = None, **params: str
+) -> tuple[int, dict]:
+    token = token if token is not None else site.context_token()
+    response = client.get(
+        "/api/freshness/items",
+        query_string={"scope": scope, **params},
+        headers={"Authorization": f"JWT {token}"},
+    )
+    return response.status_code, response.get_json()
+
+
+def test_show_more_continues_where_the_macro_stopped(
+    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+) -> None:
+    scope = rendered_scope(client, installed_site)
+    status, page = items(client, installed_site, scope, offset="5", limit="5")
+    assert status == 200
+    assert len(page["items"]) == 5 and page["offset"] == 5 and page["next"] == 10
+    dates = [item["updatedAt"] for item in page["items"]]
+    assert dates == sorted(dates)
+    status, tail = items(client, installed_site, scope, offset=str(page["total"] - 2), limit="5")
+    assert len(tail["items"]) == 2 and tail["next"] is None
+
+
+def test_show_more_makes_no_confluence_call_within_the_ttl(
+    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+) -> None:
+    scope = rendered_scope(client, installed_site)
+    emulator.reset()
+    assert items(client, installed_site, scope, offset="5")[0] == 200
+    assert emulator.stats()["total"] == 0
+
+
+def test_a_computed_qsh_token_is_refused(
+    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+) -> None:
+    scope = rendered_scope(client, installed_site)
+    token = installed_site.host_token("GET", f"/api/freshness/items?scope={scope}")
+    assert items(client, installed_site, scope, token=token)[0] == 401
+
+
+@pytest.mark.parametrize("case", ["missing", "garbage", "other tenant", "expired", "not a scope token"])
+def test_scope_must_come_from_a_rendered_macro(
+    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, case: str
+) -> None:
+    scope = ReportScope("DOCS")
+    now = int(time.time())
+    tokens = {
+        "missing": "",
+        "garbage": "xyz",
+        "other tenant": sign_scope(
+            scope, client_key="someone-else", secret=installed_site.shared_secret, now=now
+        ),
+        "expired": sign_scope(
+            scope, client_key=installed_site.client_key, secret=installed_site.shared_secret, now=now - 7200
+        ),
+        "not a scope token": installed_site.context_token(),
+    }
+    status, body = items(client, installed_site, tokens[case])
+    assert status == 403, body
+    assert body["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("offset", "-1"), ("offset", "x"), ("limit", "0"), ("limit", "101")]
+)
+def test_bad_paging_is_a_400(
+    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, name: str, value: str
+) -> None:
+    scope = rendered_scope(client, installed_site)
+    status, body = items(client, installed_site, scope, **{name: value})
+    assert status == 400 and name in body["message"]
+
+
+def test_no_token_is_a_401(client: FlaskClient) -> None:
+    response = client.get("/api/freshness/items")
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"
