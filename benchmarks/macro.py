@@ -94,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         database = f"sqlite:///{tmp}/bench.db"
         upgrade(database)
-        emulator = create_emulator(port=emulator_port, pages=args.pages)
+        emulator = create_emulator(port=emulator_port, pages=args.pages, seed=1)  # same content every run
         app = create_app(
             {
                 "BASE_URL": app_url,
