@@ -7,6 +7,7 @@ import importlib
 from flask import Flask
 
 from app.commands.db import db_cli
+from app.commands.forge import forge_cli
 from app.commands.tenants import tenants_cli
 
 
@@ -14,6 +15,7 @@ def register_commands(app: Flask) -> None:
     """Attach every command group to the app."""
     app.cli.add_command(db_cli)
     app.cli.add_command(tenants_cli)
+    app.cli.add_command(forge_cli)
     try:
         confluence = importlib.import_module("app.commands.confluence")
     except ImportError:  # the REST client's command lands separately
