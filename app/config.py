@@ -33,6 +33,12 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "INSTALL_KEYS_TIMEOUT": 5.0,
     "CONFLUENCE_TIMEOUT": 10.0,
     "PRODUCTION": False,
+    "TRUSTED_PROXY_COUNT": 0,
+    # The app sets no cookie (tokens carry the context); should Flask's session ever set one, it is
+    # a third-party cookie inside Confluence's iframe: Secure, HttpOnly and SameSite=None.
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "None",
 }
 
 #: Settings read from the environment, with the type each must parse to.
@@ -49,6 +55,7 @@ _TYPES: Final[Mapping[str, type]] = {
     "INSTALL_KEYS_TIMEOUT": float,
     "CONFLUENCE_TIMEOUT": float,
     "PRODUCTION": bool,
+    "TRUSTED_PROXY_COUNT": int,
 }
 
 _APP_KEY_PATTERN: Final = re.compile(r"^[a-zA-Z0-9\-._]{1,80}$")
@@ -62,6 +69,11 @@ def _parse(name: str, raw: str, kind: type) -> Any:
     env = f"APP_{name}"
     if kind is str:
         return raw
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{env} must be a whole number, got {raw!r}") from None
     if kind is float:
         try:
             return float(raw)
@@ -119,6 +131,9 @@ def validate(config: MutableMapping[str, Any]) -> None:
     for name in ("INSTALL_KEYS_TIMEOUT", "CONFLUENCE_TIMEOUT"):
         if not isinstance(config.get(name), int | float) or not 0 < config[name] <= 120:
             raise ConfigError(f"APP_{name} must be a number of seconds between 0 and 120")
+    proxies = config.setdefault("TRUSTED_PROXY_COUNT", 0)
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or not 0 <= proxies <= 5:
+        raise ConfigError("APP_TRUSTED_PROXY_COUNT must be a whole number of proxies from 0 to 5")
     if config.get("SECRET_KEY") is None:
         if config["PRODUCTION"]:
             raise ConfigError("APP_SECRET_KEY must be set in production (APP_PRODUCTION=true)")

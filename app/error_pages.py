@@ -1,12 +1,16 @@
 """One place that turns errors into responses: HTML for iframe pages, JSON elsewhere.
 
 Clients see a short message and a status; never a stack trace, a SQL statement, a secret or a token.
+The security headers (``app/http_headers.py``) are added to these responses like to any other.
+Our own log gets the trace of an unexpected error, with SQL parameters (which may hold a tenant's
+shared secret) hidden.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import StatementError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.errors import AppError, ConnectAuthError
 
@@ -19,7 +23,12 @@ def _wants_html() -> bool:
 
 def _respond(status: int, code: str, message: str, title: str) -> Response:
     if _wants_html():
-        response = make_response(render_template("error.html", title=title, message=message), status)
+        try:
+            page = render_template("error.html", title=title, message=message)
+        except Exception:  # never let the error page itself turn a 4xx into an unhandled error
+            current_app.logger.exception("could not render the error page")
+            page = f"{title}. {message}"
+        response = make_response(page, status)
     else:
         response = jsonify({"error": code, "message": message})
         response.status_code = status
@@ -44,11 +53,25 @@ def handle_http_exception(error: HTTPException) -> Response:
     """Answer Werkzeug's own errors (404, 405, 413 …) in the same shape."""
     status = error.code or 500
     name = (error.name or "error").lower().replace(" ", "_")
-    return _respond(status, name, error.name or "Error", error.name or "Error")
+    response = _respond(status, name, error.name or "Error", error.name or "Error")
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def _hide_sql_parameters(error: BaseException | None) -> None:
+    """Mark every SQLAlchemy error in the chain so its text omits the bound parameters."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, StatementError):
+            error.hide_parameters = True
+        error = error.__cause__ or error.__context__
 
 
 def handle_unexpected(error: Exception) -> Response:
-    """Log the bug with its trace for us; show the client nothing of it."""
+    """Log the bug with its trace for us (SQL parameters hidden); show the client nothing of it."""
+    _hide_sql_parameters(error)
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
     return _respond(500, "internal_error", "Something went wrong on our side.", "Something went wrong")
 

@@ -1,67 +1,101 @@
 """Response headers set in one place for every response (errors and the descriptor included).
 
-Atlassian's security requirements for cloud apps: HSTS, no caching of dynamic responses, a
-Referrer-Policy that does not leak URLs cross-origin, ``nosniff``, and no ``X-Frame-Options``
-(Confluence must frame us); ``frame-ancestors`` in the CSP names the verified tenant's own origins.
+Atlassian's security requirements for cloud apps (see docs/security.md): HSTS for at least a year,
+no caching of dynamic responses (``no-cache, no-store``), a Referrer-Policy, ``nosniff``, and no
+``X-Frame-Options`` (Confluence must frame us); ``frame-ancestors`` in the CSP names the verified
+tenant's own origins, and nobody before a token verified.
+
+``Referrer-Policy: no-referrer``: our iframe URLs carry the Connect JWT in ``?jwt=``. With
+``strict-origin-when-cross-origin`` the browser would still send that full URL as ``Referer`` on
+*same-origin* requests (our CSS, JS and ``/api`` calls), so the token would land in the proxy's access
+log. ``no-referrer`` sends nothing anywhere, and nothing in the app reads ``Referer``.
+
+The hook never raises: a failure while computing the tenant's origins (say, a broken database
+session during a 500) yields ``frame-ancestors 'none'``, never a response without these headers.
 """
 
 from __future__ import annotations
 
+from typing import Final
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 
-_STATIC_CACHE = "public, max-age=3600"
-_NO_STORE = "no-cache, no-store"
+HSTS: Final = "max-age=31536000; includeSubDomains"
+NO_STORE: Final = "no-cache, no-store"
+REFERRER_POLICY: Final = "no-referrer"
+STATIC_CACHE: Final = "public, max-age=3600"
 
 
-def _origin(url: str | None) -> str | None:
-    if not url:
+def _origin(url: object) -> str | None:
+    if not isinstance(url, str) or not url:
         return None
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def frame_ancestors() -> str:
     """Return the CSP ``frame-ancestors`` source list for this request.
 
-    Only a tenant that *verified* may frame us: its ``baseUrl`` and ``displayUrl`` origins (custom
-    domains live in ``displayUrl``). Before verification, nobody may frame the response.
+    Only a tenant that *verified* (``g.tenant``, set by ``require_jwt``) may frame us: its ``baseUrl``
+    and ``displayUrl`` origins (custom domains live in ``displayUrl``). Before verification, and on
+    any failure reading the tenant, nobody may frame the response.
     """
     tenant = g.get("tenant")
     if tenant is None:
         return "'none'"
-    origins = {o for o in (_origin(tenant.base_url), _origin(tenant.display_url)) if o}
+    try:
+        candidates = (tenant.base_url, tenant.display_url)
+    except Exception:  # a broken session while answering an error: fail closed
+        current_app.logger.warning("could not read the tenant's origins; frame-ancestors 'none'")
+        return "'none'"
+    origins = {o for o in map(_origin, candidates) if o}
     return " ".join(sorted(origins)) or "'none'"
 
 
 def content_security_policy() -> str:
     """Return the CSP for this response: our own assets, ``all.js``, and the tenant as framer."""
-    all_js = _origin(current_app.config["ALL_JS_URL"]) or ""
+    all_js = _origin(current_app.config.get("ALL_JS_URL"))
+    script_src = f"'self' {all_js}" if all_js else "'self'"
     return (
         "default-src 'none'; "
-        f"script-src 'self' {all_js}; "
+        f"script-src {script_src}; "
         "style-src 'self'; "
         "img-src 'self' data:; "
-        f"connect-src 'self'; "
+        "connect-src 'self'; "
         "base-uri 'none'; form-action 'self'; "
         f"frame-ancestors {frame_ancestors()}"
     )
 
 
+def _is_static_asset(response: Response) -> bool:
+    endpoint = request.endpoint or ""
+    is_static = endpoint == "static" or endpoint.endswith(".static")
+    return is_static and response.status_code < 400
+
+
 def set_security_headers(response: Response) -> Response:
-    """Set the headers every response carries."""
+    """Set the headers every response carries (the ``after_request`` hook)."""
     headers = response.headers
-    headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    headers["Strict-Transport-Security"] = HSTS
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    headers["Referrer-Policy"] = REFERRER_POLICY
     headers.pop("X-Frame-Options", None)
-    if request.endpoint == "static" and response.status_code < 400:
-        headers["Cache-Control"] = _STATIC_CACHE
+    if _is_static_asset(response):
+        headers["Cache-Control"] = STATIC_CACHE
+        headers.pop("Pragma", None)
     else:
-        headers["Cache-Control"] = _NO_STORE
+        headers["Cache-Control"] = NO_STORE
         headers["Pragma"] = "no-cache"
-    headers["Content-Security-Policy"] = content_security_policy()
+        headers.pop("Expires", None)
+    try:
+        csp = content_security_policy()
+    except Exception:  # never lose every other header over the CSP
+        current_app.logger.exception("could not compute the Content-Security-Policy")
+        csp = "default-src 'none'; frame-ancestors 'none'"
+    headers["Content-Security-Policy"] = csp
     return response
 
 
