@@ -89,13 +89,17 @@ def installed(emulator: RunningEmulator, live_app: RunningApp) -> dict[str, Any]
 
 
 # ------------------------------------------------------------------------------------------------
-# Chromium: one browser per session, a fresh context and page per test
+# Chromium: one browser for the package, a fresh context and page per test
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium; skips without it unless REQUIRE_BROWSER=1 (then fails)."""
+    """Headless Debian Chromium; skips without it unless REQUIRE_BROWSER=1 (then fails).
+
+    One browser for every test under ``tests/e2e/`` (package scope, not session): Playwright's sync API
+    allows one instance per thread at a time, and ``tests/emulator/test_browser.py`` starts its own.
+    """
     skip_or_fail_without_browser()
     from playwright.sync_api import sync_playwright
 
