@@ -26,7 +26,8 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str) -> sa.Engine:
     """Create an engine; SQLite gets a busy timeout so concurrent writers wait instead of failing."""
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a failed INSERT must not write a shared secret into a log line.
+    kwargs: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     return sa.create_engine(url, **kwargs)
