@@ -32,6 +32,9 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "ALL_JS_URL": "https://connect-cdn.atl-paas.net/all.js",
     "INSTALL_KEYS_TIMEOUT": 5.0,
     "CONFLUENCE_TIMEOUT": 10.0,
+    "CONFLUENCE_MAX_ATTEMPTS": 5,
+    "CONFLUENCE_MAX_RETRY_AFTER": 30.0,
+    "CONFLUENCE_MAX_TOTAL_SECONDS": 60.0,
     "PRODUCTION": False,
     "TRUSTED_PROXY_COUNT": 0,
     # The app sets no cookie (tokens carry the context); should Flask's session ever set one, it is
@@ -54,6 +57,9 @@ _TYPES: Final[Mapping[str, type]] = {
     "ALL_JS_URL": str,
     "INSTALL_KEYS_TIMEOUT": float,
     "CONFLUENCE_TIMEOUT": float,
+    "CONFLUENCE_MAX_ATTEMPTS": int,
+    "CONFLUENCE_MAX_RETRY_AFTER": float,
+    "CONFLUENCE_MAX_TOTAL_SECONDS": float,
     "PRODUCTION": bool,
     "TRUSTED_PROXY_COUNT": int,
 }
@@ -113,6 +119,15 @@ def _require_http_url(config: Mapping[str, Any], name: str) -> None:
         raise ConfigError(f"APP_{name} must not have a query or fragment, got {value!r}")
 
 
+def _require_range(
+    config: Mapping[str, Any], name: str, low: float, high: float, what: str, *, whole: bool = False
+) -> None:
+    value = config.get(name)
+    kinds = (int,) if whole else (int, float)
+    if not isinstance(value, kinds) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"APP_{name} must be {what} from {low:g} to {high:g}")
+
+
 def validate(config: MutableMapping[str, Any]) -> None:
     """Check and normalise the settings in place; raise ConfigError naming the bad variable."""
     for name in ("BASE_URL", "INSTALL_KEYS_URL", "OAUTH_URL", "ALL_JS_URL"):
@@ -131,6 +146,9 @@ def validate(config: MutableMapping[str, Any]) -> None:
     for name in ("INSTALL_KEYS_TIMEOUT", "CONFLUENCE_TIMEOUT"):
         if not isinstance(config.get(name), int | float) or not 0 < config[name] <= 120:
             raise ConfigError(f"APP_{name} must be a number of seconds between 0 and 120")
+    _require_range(config, "CONFLUENCE_MAX_ATTEMPTS", 1, 10, "a whole number of attempts", whole=True)
+    _require_range(config, "CONFLUENCE_MAX_RETRY_AFTER", 0, 600, "a number of seconds")
+    _require_range(config, "CONFLUENCE_MAX_TOTAL_SECONDS", 1, 600, "a number of seconds")
     proxies = config.setdefault("TRUSTED_PROXY_COUNT", 0)
     if not isinstance(proxies, int) or isinstance(proxies, bool) or not 0 <= proxies <= 5:
         raise ConfigError("APP_TRUSTED_PROXY_COUNT must be a whole number of proxies from 0 to 5")

@@ -60,6 +60,10 @@ def test_unparseable_environment_names_the_variable(env: dict[str, str], message
         ({"KEY": "bad key!"}, "APP_KEY"),
         ({"DATABASE_URL": "app.db"}, "APP_DATABASE_URL"),
         ({"CONFLUENCE_TIMEOUT": 0}, "APP_CONFLUENCE_TIMEOUT"),
+        ({"CONFLUENCE_MAX_ATTEMPTS": 0}, "APP_CONFLUENCE_MAX_ATTEMPTS must be a whole number"),
+        ({"CONFLUENCE_MAX_ATTEMPTS": 2.5}, "APP_CONFLUENCE_MAX_ATTEMPTS"),
+        ({"CONFLUENCE_MAX_RETRY_AFTER": -1}, "APP_CONFLUENCE_MAX_RETRY_AFTER"),
+        ({"CONFLUENCE_MAX_TOTAL_SECONDS": 0}, "APP_CONFLUENCE_MAX_TOTAL_SECONDS"),
         ({"PRODUCTION": True, "BASE_URL": "http://x.example"}, "https in production"),
         ({"PRODUCTION": True, "BASE_URL": "https://x.example", "SECRET_KEY": None}, "APP_SECRET_KEY"),
         ({"PRODUCTION": True, "BASE_URL": "https://x.example", "DEBUG": True}, "debug on"),
@@ -81,3 +85,13 @@ def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch, tmp
     app = create_app({"KEY": "from-test", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert app.config["KEY"] == "from-test"
     get_engine(app).dispose()
+
+
+def test_retry_settings_reach_the_client() -> None:
+    from app.confluence.factory import ClientSettings
+
+    config = valid(
+        **from_environment({"APP_CONFLUENCE_MAX_ATTEMPTS": "2", "APP_CONFLUENCE_MAX_RETRY_AFTER": "5"})
+    )
+    settings = ClientSettings.from_config(config)
+    assert (settings.max_attempts, settings.max_retry_after, settings.max_total_seconds) == (2, 5.0, 60.0)
