@@ -45,9 +45,14 @@ class AppRecord:
 
     def summary(self) -> dict[str, Any]:
         """Public facts about the app (no secret)."""
-        return {"key": self.key, "baseUrl": self.base_url, "descriptorUrl": self.descriptor_url,
-                "enabled": self.enabled, "oauthClientId": self.oauth_client_id,
-                "installationId": self.installation_id}
+        return {
+            "key": self.key,
+            "baseUrl": self.base_url,
+            "descriptorUrl": self.descriptor_url,
+            "enabled": self.enabled,
+            "oauthClientId": self.oauth_client_id,
+            "installationId": self.installation_id,
+        }
 
 
 def validate_descriptor(data: object) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def raw_request_uri(request: Request) -> str:
 def relative_to_context(uri: str) -> str:
     """Strip ``/wiki`` from a site-relative URI: the qsh of a call to Confluence excludes the context path."""
     if uri == CONTEXT_PATH or uri.startswith((CONTEXT_PATH + "/", CONTEXT_PATH + "?")):
-        return uri[len(CONTEXT_PATH):] or "/"
+        return uri[len(CONTEXT_PATH) :] or "/"
     return uri
 
 
@@ -77,8 +77,13 @@ def _verify_app_jwt(state: EmulatorState, request: Request, token: str) -> Calle
     if not app.enabled:
         raise unauthorized(f"The app {issuer!r} is disabled")
     try:
-        claims = jwt.decode(token, app.shared_secret, algorithms=["HS256"], leeway=LEEWAY_SECONDS,
-                            options={"require": ["iss", "iat", "exp", "qsh"], "verify_aud": False})
+        claims = jwt.decode(
+            token,
+            app.shared_secret,
+            algorithms=["HS256"],
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["iss", "iat", "exp", "qsh"], "verify_aud": False},
+        )
     except jwt.ExpiredSignatureError as exc:
         raise unauthorized("JWT has expired") from exc
     except jwt.InvalidTokenError as exc:

@@ -41,8 +41,11 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("--app-key", required=True)
     sub.add_parser("apps", help="list installed apps")
     for name in ("install", "uninstall", "enable", "disable", "reinstall", "apps"):
-        sub.choices[name].add_argument("--emulator", default=DEFAULT_EMULATOR,
-                                       help="emulator origin (default $EMULATOR_URL or http://127.0.0.1:8080)")
+        sub.choices[name].add_argument(
+            "--emulator",
+            default=DEFAULT_EMULATOR,
+            help="emulator origin (default $EMULATOR_URL or http://127.0.0.1:8080)",
+        )
     return parser
 
 
@@ -64,8 +67,9 @@ def _install_when_ready(origin: str, descriptor_url: str, deadline: float) -> No
         if time.monotonic() > deadline:
             break
         try:
-            response = requests.post(f"{origin}/_emulator/apps", json={"descriptorUrl": descriptor_url},
-                                     timeout=15)
+            response = requests.post(
+                f"{origin}/_emulator/apps", json={"descriptorUrl": descriptor_url}, timeout=15
+            )
             if response.ok:
                 print(f"installed {response.json().get('key')} from {descriptor_url}", flush=True)
                 return
@@ -78,18 +82,28 @@ def _install_when_ready(origin: str, descriptor_url: str, deadline: float) -> No
 
 def serve(args: argparse.Namespace) -> int:
     """Run the emulator until interrupted."""
-    faults = FaultSettings(rate_429=args.fault_429_rate, retry_after=args.retry_after,
-                           rate_5xx=args.fault_5xx_rate, latency_ms=args.latency_ms)
-    app = create_app(port=args.port, seed=args.seed, pages=args.pages, site_name=args.site_name,
-                     faults=faults)
+    faults = FaultSettings(
+        rate_429=args.fault_429_rate,
+        retry_after=args.retry_after,
+        rate_5xx=args.fault_5xx_rate,
+        latency_ms=args.latency_ms,
+    )
+    app = create_app(
+        port=args.port, seed=args.seed, pages=args.pages, site_name=args.site_name, faults=faults
+    )
     state = emulator_state(app)
     server = make_server("127.0.0.1", args.port, app, threaded=True)
     print(f"{state.site.name}: {state.site.base_url} (clientKey {state.site.client_key})", flush=True)
-    print(f"  install keys: {state.origin}/install-keys   all.js: {state.origin}/atlassian-connect/all.js",
-          flush=True)
+    print(
+        f"  install keys: {state.origin}/install-keys   all.js: {state.origin}/atlassian-connect/all.js",
+        flush=True,
+    )
     if args.install:
-        threading.Thread(target=_install_when_ready, daemon=True,
-                         args=(state.origin, args.install, time.monotonic() + INSTALL_WAIT_SECONDS)).start()
+        threading.Thread(
+            target=_install_when_ready,
+            daemon=True,
+            args=(state.origin, args.install, time.monotonic() + INSTALL_WAIT_SECONDS),
+        ).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

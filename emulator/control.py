@@ -33,9 +33,15 @@ def _json_body() -> dict[str, Any]:
 def site() -> Response:
     """Site identity, users and spaces (what a test needs to address this tenant)."""
     state = current()
-    return jsonify({**state.site.summary(), "installKeysUrl": f"{state.origin}/install-keys",
-                    "allJsUrl": f"{state.origin}/atlassian-connect/all.js",
-                    "oauthTokenUrl": f"{state.origin}/oauth2/token", "kid": state.signing_key.kid})
+    return jsonify(
+        {
+            **state.site.summary(),
+            "installKeysUrl": f"{state.origin}/install-keys",
+            "allJsUrl": f"{state.origin}/atlassian-connect/all.js",
+            "oauthTokenUrl": f"{state.origin}/oauth2/token",
+            "kid": state.signing_key.kid,
+        }
+    )
 
 
 @bp.get("/apps")

@@ -8,8 +8,9 @@ from flask import Flask, Response, jsonify
 class ApiError(Exception):
     """An HTTP error with the fields of a Confluence v2 error body."""
 
-    def __init__(self, status: int, code: str, title: str, detail: str = "",
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, title: str, detail: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {detail or title}")
         self.status = status
         self.code = code
@@ -35,8 +36,9 @@ def unauthorized(detail: str) -> ApiError:
 
 def error_response(error: ApiError) -> Response:
     """Render an :class:`ApiError` as a v2 error body with its extra headers."""
-    body = {"errors": [{"status": error.status, "code": error.code, "title": error.title,
-                        "detail": error.detail}]}
+    body = {
+        "errors": [{"status": error.status, "code": error.code, "title": error.title, "detail": error.detail}]
+    }
     response = jsonify(body)
     response.status_code = error.status
     for name, value in error.headers.items():

@@ -26,12 +26,20 @@ class FaultSettings:
 
     def to_json(self) -> dict[str, Any]:
         """The settings in the camelCase shape ``/_emulator/faults`` speaks."""
-        return {"fault429Rate": self.rate_429, "retryAfter": self.retry_after, "fault5xxRate": self.rate_5xx,
-                "latencyMs": self.latency_ms}
+        return {
+            "fault429Rate": self.rate_429,
+            "retryAfter": self.retry_after,
+            "fault5xxRate": self.rate_5xx,
+            "latencyMs": self.latency_ms,
+        }
 
 
-_JSON_NAMES = {"fault429Rate": "rate_429", "retryAfter": "retry_after", "fault5xxRate": "rate_5xx",
-               "latencyMs": "latency_ms"}
+_JSON_NAMES = {
+    "fault429Rate": "rate_429",
+    "retryAfter": "retry_after",
+    "fault5xxRate": "rate_5xx",
+    "latencyMs": "latency_ms",
+}
 
 
 def parse_settings(data: dict[str, Any], base: FaultSettings) -> FaultSettings:
@@ -45,8 +53,12 @@ def parse_settings(data: dict[str, Any], base: FaultSettings) -> FaultSettings:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{name} must be a number")
         merged[attr] = value
-    settings = FaultSettings(rate_429=float(merged["rate_429"]), retry_after=int(merged["retry_after"]),
-                             rate_5xx=float(merged["rate_5xx"]), latency_ms=int(merged["latency_ms"]))
+    settings = FaultSettings(
+        rate_429=float(merged["rate_429"]),
+        retry_after=int(merged["retry_after"]),
+        rate_5xx=float(merged["rate_5xx"]),
+        latency_ms=int(merged["latency_ms"]),
+    )
     for rate in (settings.rate_429, settings.rate_5xx):
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rates must be between 0 and 1")
@@ -85,10 +97,23 @@ class Faults:
             time.sleep(settings.latency_ms / 1000)
         retry = {"Retry-After": str(settings.retry_after)}
         if roll_429 < settings.rate_429:
-            raise ApiError(429, "TOO_MANY_REQUESTS", "Too Many Requests",
-                           "Rate limit exceeded (injected by the emulator)",
-                           {**retry, "X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
-                            "RateLimit-Reason": "confluence-quota-tenant-based"})
+            raise ApiError(
+                429,
+                "TOO_MANY_REQUESTS",
+                "Too Many Requests",
+                "Rate limit exceeded (injected by the emulator)",
+                {
+                    **retry,
+                    "X-RateLimit-Limit": "100",
+                    "X-RateLimit-Remaining": "0",
+                    "RateLimit-Reason": "confluence-quota-tenant-based",
+                },
+            )
         if roll_5xx < settings.rate_5xx:
-            raise ApiError(503, "SERVICE_UNAVAILABLE", "Service Unavailable",
-                           "Temporary failure (injected by the emulator)", retry)
+            raise ApiError(
+                503,
+                "SERVICE_UNAVAILABLE",
+                "Service Unavailable",
+                "Temporary failure (injected by the emulator)",
+                retry,
+            )

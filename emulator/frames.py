@@ -53,11 +53,18 @@ def macro_context(space: Space, page: Content, app_key: str, module_key: str) ->
     """Values for a dynamic content macro's URL template on a saved page being displayed."""
     ident = f"{page.id}:{app_key}:{module_key}"
     return {
-        "page.id": str(page.id), "page.version": str(page.version), "page.title": page.title,
-        "page.type": "page", "space.key": space.key, "space.id": str(space.id),
-        "content.id": str(page.id), "content.version": str(page.version), "content.type": "page",
+        "page.id": str(page.id),
+        "page.version": str(page.version),
+        "page.title": page.title,
+        "page.type": "page",
+        "space.key": space.key,
+        "space.id": str(space.id),
+        "content.id": str(page.id),
+        "content.version": str(page.version),
+        "content.type": "page",
         "macro.id": str(uuid.uuid5(uuid.NAMESPACE_URL, ident)),
-        "macro.hash": hashlib.sha256(ident.encode()).hexdigest(), "macro.body": "",
+        "macro.hash": hashlib.sha256(ident.encode()).hexdigest(),
+        "macro.body": "",
         "macro.truncated": "false",
         "output.type": "display",
     }
@@ -68,8 +75,16 @@ def fill_template(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: quote(values.get(m.group(1), ""), safe=""), template)
 
 
-def build_frame(state: EmulatorState, app: AppRecord, module: dict[str, Any], values: dict[str, str],
-                viewer: str, *, page: Content | None = None, space: Space | None = None) -> Frame:
+def build_frame(
+    state: EmulatorState,
+    app: AppRecord,
+    module: dict[str, Any],
+    values: dict[str, str],
+    viewer: str,
+    *,
+    page: Content | None = None,
+    space: Space | None = None,
+) -> Frame:
     """Fill, extend and sign the module URL for ``viewer``."""
     module_key = str(module.get("key", ""))
     values = dict(values)
@@ -81,20 +96,40 @@ def build_frame(state: EmulatorState, app: AppRecord, module: dict[str, Any], va
     if not relative.startswith("/"):
         relative = "/" + relative
     channel = f"channel-{app.key}__{module_key}"
-    extra = [("xdm_e", state.origin), ("xdm_c", channel), ("cp", "/wiki"),
-             ("xdm_deprecated_addon_key_do_not_use", app.key), ("lic", "none"), ("cv", CONNECT_VERSION)]
+    extra = [
+        ("xdm_e", state.origin),
+        ("xdm_c", channel),
+        ("cp", "/wiki"),
+        ("xdm_deprecated_addon_key_do_not_use", app.key),
+        ("lic", "none"),
+        ("cv", CONNECT_VERSION),
+    ]
     relative += ("&" if "?" in relative else "?") + "&".join(f"{k}={quote(v, safe='')}" for k, v in extra)
     now = int(time.time())
-    token = jwt.encode({"iss": state.site.client_key, "sub": viewer, "iat": now,
-                        "exp": now + IFRAME_TOKEN_LIFETIME, "qsh": hash_url("GET", relative), "context": {}},
-                       app.shared_secret, algorithm="HS256")
+    token = jwt.encode(
+        {
+            "iss": state.site.client_key,
+            "sub": viewer,
+            "iat": now,
+            "exp": now + IFRAME_TOKEN_LIFETIME,
+            "qsh": hash_url("GET", relative),
+            "context": {},
+        },
+        app.shared_secret,
+        algorithm="HS256",
+    )
     name = module.get("name", {})
     return Frame(
-        app_key=app.key, module_key=module_key,
+        app_key=app.key,
+        module_key=module_key,
         title=str(name.get("value", module_key)) if isinstance(name, dict) else module_key,
-        src=f"{app.base_url}{relative}&jwt={token}", app_origin=_origin(app.base_url), channel=channel,
-        page_id=str(page.id) if page else "", space_key=space.key if space else "",
-        space_id=str(space.id) if space else "", height=str(module.get("height", "") or ""),
+        src=f"{app.base_url}{relative}&jwt={token}",
+        app_origin=_origin(app.base_url),
+        channel=channel,
+        page_id=str(page.id) if page else "",
+        space_key=space.key if space else "",
+        space_id=str(space.id) if space else "",
+        height=str(module.get("height", "") or ""),
         context=context_claim(space, page),
     )
 
@@ -109,12 +144,22 @@ def context_claim(space: Space | None, page: Content | None) -> dict[str, Any]:
     return {"confluence": confluence, "license": {"active": False}}
 
 
-def context_token(state: EmulatorState, app: AppRecord, viewer: str, space: Space | None,
-                  page: Content | None) -> str:
+def context_token(
+    state: EmulatorState, app: AppRecord, viewer: str, space: Space | None, page: Content | None
+) -> str:
     """A ``context-qsh`` JWT as ``AP.context.getToken()`` returns it (the secret stays on the server)."""
     now = int(time.time())
     context = context_claim(space, page)
     context.pop("license")
-    return jwt.encode({"iss": state.site.client_key, "sub": viewer, "iat": now,
-                       "exp": now + CONTEXT_TOKEN_LIFETIME, "qsh": "context-qsh", "context": context},
-                      app.shared_secret, algorithm="HS256")
+    return jwt.encode(
+        {
+            "iss": state.site.client_key,
+            "sub": viewer,
+            "iat": now,
+            "exp": now + CONTEXT_TOKEN_LIFETIME,
+            "qsh": "context-qsh",
+            "context": context,
+        },
+        app.shared_secret,
+        algorithm="HS256",
+    )

@@ -42,9 +42,16 @@ def _viewer() -> tuple[str, str]:
 def _render(template: str, **context: Any) -> BaseResponse:
     name, account_id = _viewer()
     state = current()
-    response = make_response(render_template(template, site=state.site, viewer=name,
-                                             viewer_account_id=account_id, users=state.site.users,
-                                             **context))
+    response = make_response(
+        render_template(
+            template,
+            site=state.site,
+            viewer=name,
+            viewer_account_id=account_id,
+            users=state.site.users,
+            **context,
+        )
+    )
     if "user" in request.args:
         response.set_cookie(VIEWER_COOKIE, name, samesite="Lax", httponly=True)
     return response
@@ -110,16 +117,27 @@ def view_page(key: str, page_id: int, title_slug: str = "") -> BaseResponse:
                 continue
             values = {**macro_context(space, page, app.key, str(module.get("key", ""))), **(stored or {})}
             frames.append(build_frame(state, app, module, values, viewer, page=page, space=space))
-    return _render("page.html", space=space, page=page, ancestors=site.ancestors(page),
-                   children=_top_children(site, page.id), sidebar=_top_children(site, space.homepage_id),
-                   home=site.content[space.homepage_id], frames=frames, page_url=page_url,
-                   paragraphs=_paragraphs(site, page))
+    return _render(
+        "page.html",
+        space=space,
+        page=page,
+        ancestors=site.ancestors(page),
+        children=_top_children(site, page.id),
+        sidebar=_top_children(site, space.homepage_id),
+        home=site.content[space.homepage_id],
+        frames=frames,
+        page_url=page_url,
+        paragraphs=_paragraphs(site, page),
+    )
 
 
 def _paragraphs(site: Site, page: Content) -> list[str]:
     author = site.user(page.author_id)
-    return [f"This page was written by {author.display_name if author else page.author_id} "
-            f"and is at version {page.version}.", "Use it as a reference for how the team works."]
+    return [
+        f"This page was written by {author.display_name if author else page.author_id} "
+        f"and is at version {page.version}.",
+        "Use it as a reference for how the team works.",
+    ]
 
 
 @bp.get("/wiki/plugins/servlet/ac/<app_key>/<module_key>")

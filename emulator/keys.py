@@ -37,11 +37,14 @@ def generate_signing_key() -> SigningKey:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    return SigningKey(kid=f"emulator-{uuid.uuid4()}-{secrets.token_hex(2)}", private_pem=private_pem,
-                      public_pem=public_pem)
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return SigningKey(
+        kid=f"emulator-{uuid.uuid4()}-{secrets.token_hex(2)}", private_pem=private_pem, public_pem=public_pem
+    )
 
 
 @bp.get("/install-keys/<kid>")

@@ -55,7 +55,7 @@ def _relative_to_app(app_base_url: str, target: str) -> tuple[str, str]:
     if target.startswith(("http://", "https://")):
         if not target.startswith(base):
             raise LifecycleError(f"lifecycle URL {target} is not under the app baseUrl {base}", 400)
-        target = target[len(base):] or "/"
+        target = target[len(base) :] or "/"
     if not target.startswith("/"):
         target = "/" + target
     return base + target, target
@@ -65,22 +65,34 @@ def payload(state: EmulatorState, record: AppRecord, event: str) -> dict[str, An
     """The lifecycle JSON body (the same shape for every event, as Confluence sends it)."""
     site = state.site
     return {
-        "key": record.key, "clientKey": site.client_key, "sharedSecret": record.shared_secret,
-        "baseUrl": site.base_url, "displayUrl": site.base_url, "productType": "confluence",
-        "description": f"{site.name} (Confluence emulator)", "serverVersion": SERVER_VERSION,
-        "pluginsVersion": PLUGINS_VERSION, "eventType": event, "oauthClientId": record.oauth_client_id,
+        "key": record.key,
+        "clientKey": site.client_key,
+        "sharedSecret": record.shared_secret,
+        "baseUrl": site.base_url,
+        "displayUrl": site.base_url,
+        "productType": "confluence",
+        "description": f"{site.name} (Confluence emulator)",
+        "serverVersion": SERVER_VERSION,
+        "pluginsVersion": PLUGINS_VERSION,
+        "eventType": event,
+        "oauthClientId": record.oauth_client_id,
         "installationId": record.installation_id,
     }
 
 
 def _token(state: EmulatorState, record: AppRecord, rel_url: str, event: str) -> str:
     now = int(time.time())
-    claims: dict[str, Any] = {"iss": state.site.client_key, "iat": now, "exp": now + TOKEN_LIFETIME,
-                              "qsh": hash_url("POST", rel_url)}
+    claims: dict[str, Any] = {
+        "iss": state.site.client_key,
+        "iat": now,
+        "exp": now + TOKEN_LIFETIME,
+        "qsh": hash_url("POST", rel_url),
+    }
     if event in ("installed", "uninstalled"):
         claims["aud"] = record.descriptor["baseUrl"]
-        return jwt.encode(claims, state.signing_key.private_pem, algorithm="RS256",
-                          headers={"kid": state.signing_key.kid})
+        return jwt.encode(
+            claims, state.signing_key.private_pem, algorithm="RS256", headers={"kid": state.signing_key.kid}
+        )
     return jwt.encode(claims, record.shared_secret, algorithm="HS256")
 
 
@@ -90,16 +102,21 @@ def send_event(state: EmulatorState, record: AppRecord, event: str) -> bool:
     if not isinstance(target, str):
         return False
     url, rel = _relative_to_app(record.base_url, target)
-    headers = {"Authorization": f"JWT {_token(state, record, rel, event)}",
-               "User-Agent": "Confluence-Emulator", "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"JWT {_token(state, record, rel, event)}",
+        "User-Agent": "Confluence-Emulator",
+        "Content-Type": "application/json",
+    }
     try:
-        response = requests.post(url, json=payload(state, record, event), headers=headers,
-                                 timeout=state.http_timeout)
+        response = requests.post(
+            url, json=payload(state, record, event), headers=headers, timeout=state.http_timeout
+        )
     except requests.RequestException as exc:
         raise LifecycleError(f"{event} callback to {url} failed: {exc}") from exc
     if not 200 <= response.status_code < 300:
-        raise LifecycleError(f"{event} callback to {url} answered {response.status_code}: "
-                             f"{response.text[:500]}")
+        raise LifecycleError(
+            f"{event} callback to {url} answered {response.status_code}: {response.text[:500]}"
+        )
     return True
 
 
@@ -108,11 +125,14 @@ def install(state: EmulatorState, descriptor_url: str) -> AppRecord:
     descriptor = fetch_descriptor(descriptor_url, state.http_timeout)
     existing = state.apps.get(descriptor["key"])
     record = AppRecord(
-        key=descriptor["key"], descriptor_url=descriptor_url, descriptor=descriptor,
+        key=descriptor["key"],
+        descriptor_url=descriptor_url,
+        descriptor=descriptor,
         shared_secret=secrets.token_urlsafe(32),
         oauth_client_id=existing.oauth_client_id if existing else secrets.token_urlsafe(24),
-        installation_id=(existing.installation_id if existing
-                         else f"ari:cloud:ecosystem::installation/{uuid.uuid4()}"),
+        installation_id=(
+            existing.installation_id if existing else f"ari:cloud:ecosystem::installation/{uuid.uuid4()}"
+        ),
     )
     send_event(state, record, "installed")
     state.apps.put(record)

@@ -84,9 +84,14 @@ def verify_assertion(assertion: str, requested_scope: str, now: float) -> Grant:
     if app is None:
         raise GrantError("invalid_client", "no installed app has this oauthClientId")
     try:
-        claims = jwt.decode(assertion, app.shared_secret, algorithms=["HS256"], leeway=5,
-                            audience=[state.origin, ATLASSIAN_AUDIENCE],
-                            options={"require": ["iss", "sub", "aud", "iat", "exp", "tnt"]})
+        claims = jwt.decode(
+            assertion,
+            app.shared_secret,
+            algorithms=["HS256"],
+            leeway=5,
+            audience=[state.origin, ATLASSIAN_AUDIENCE],
+            options={"require": ["iss", "sub", "aud", "iat", "exp", "tnt"]},
+        )
     except jwt.InvalidTokenError as exc:
         raise GrantError("invalid_grant", f"assertion rejected: {exc}") from exc
     if float(claims["exp"]) - float(claims["iat"]) > MAX_ASSERTION_LIFETIME:
@@ -118,5 +123,11 @@ def token() -> tuple[Response, int]:
     except GrantError as exc:
         return _oauth_error(exc)
     access_token = current().tokens.issue(grant)
-    return jsonify({"access_token": access_token, "expires_in": TOKEN_LIFETIME, "token_type": "Bearer",
-                    "scope": " ".join(sorted(grant.scopes))}), 200
+    return jsonify(
+        {
+            "access_token": access_token,
+            "expires_in": TOKEN_LIFETIME,
+            "token_type": "Bearer",
+            "scope": " ".join(sorted(grant.scopes)),
+        }
+    ), 200

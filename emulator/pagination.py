@@ -74,19 +74,30 @@ def decode_cursor(secret: bytes, cursor: str, digest: str) -> int:
 
 def next_link(request: Request, cursor: str, limit: int) -> str:
     """The site-relative next URL (with ``/wiki``): ``cursor`` first, original params, ``limit`` last."""
-    others = [f"{quote(k, safe='-._~')}={quote(v, safe='-._~,')}"
-              for k, v in request.args.items(multi=True) if k not in ("cursor", "limit")]
+    others = [
+        f"{quote(k, safe='-._~')}={quote(v, safe='-._~,')}"
+        for k, v in request.args.items(multi=True)
+        if k not in ("cursor", "limit")
+    ]
     return f"{request.path}?" + "&".join([f"cursor={cursor}", *others, f"limit={limit}"])
 
 
-def paginate(request: Request, items: Sequence[T], render: Callable[[T], dict[str, Any]], *,
-             base_url: str, secret: bytes, limit: int | None = None, with_cursor: bool = True) -> Response:
+def paginate(
+    request: Request,
+    items: Sequence[T],
+    render: Callable[[T], dict[str, Any]],
+    *,
+    base_url: str,
+    secret: bytes,
+    limit: int | None = None,
+    with_cursor: bool = True,
+) -> Response:
     """Render one page of ``items`` as ``{"results", "_links"}`` plus the matching ``Link`` header."""
     limit = parse_limit(request) if limit is None else limit
     digest = query_digest(request)
     cursor = request.args.get("cursor") if with_cursor else None
     start = decode_cursor(secret, cursor, digest) if cursor is not None else 0
-    window = items[start:start + limit]
+    window = items[start : start + limit]
     links: dict[str, str] = {}
     link_header = []
     if with_cursor and start + limit < len(items):

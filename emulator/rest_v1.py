@@ -26,14 +26,25 @@ def user_json(user: User, expand: set[str]) -> dict[str, Any]:
     """A v1 ``User``; ``operations`` only with ``expand=operations`` as on the real site."""
     base = current().site.base_url
     data: dict[str, Any] = {
-        "type": "known", "accountId": user.account_id, "accountType": "atlassian", "email": user.email,
-        "publicName": user.display_name, "displayName": user.display_name,
-        "profilePicture": {"path": "/wiki/aa-avatar/default.png", "width": 48, "height": 48,
-                           "isDefault": True},
+        "type": "known",
+        "accountId": user.account_id,
+        "accountType": "atlassian",
+        "email": user.email,
+        "publicName": user.display_name,
+        "displayName": user.display_name,
+        "profilePicture": {
+            "path": "/wiki/aa-avatar/default.png",
+            "width": 48,
+            "height": 48,
+            "isDefault": True,
+        },
         "isExternalCollaborator": False,
         "_expandable": {} if "operations" in expand else {"operations": ""},
-        "_links": {"self": f"{base}/rest/api/user?accountId={user.account_id}", "base": base,
-                   "context": "/wiki"},
+        "_links": {
+            "self": f"{base}/rest/api/user?accountId={user.account_id}",
+            "base": base,
+            "context": "/wiki",
+        },
     }
     if "operations" in expand:
         data["operations"] = _operations(user)
@@ -68,5 +79,13 @@ def current_user() -> tuple[Response, int]:
     user = current().site.user(who.account_id) if who.account_id else None
     if user is not None:
         return jsonify(user_json(user, _expand())), 200
-    return jsonify({"type": "known", "accountId": f"app:{who.app_key}", "accountType": "app",
-                    "displayName": who.app_key, "publicName": who.app_key, "operations": []}), 200
+    return jsonify(
+        {
+            "type": "known",
+            "accountId": f"app:{who.app_key}",
+            "accountType": "app",
+            "displayName": who.app_key,
+            "publicName": who.app_key,
+            "operations": [],
+        }
+    ), 200

@@ -18,7 +18,14 @@ bp = Blueprint("rest_v2", __name__, url_prefix="/wiki/api/v2")
 protect(bp)
 
 PAGE_SORTS = (
-    "id", "-id", "created-date", "-created-date", "modified-date", "-modified-date", "title", "-title",
+    "id",
+    "-id",
+    "created-date",
+    "-created-date",
+    "modified-date",
+    "-modified-date",
+    "title",
+    "-title",
 )
 BLOG_SORTS = PAGE_SORTS[:6]
 SPACE_SORTS = ("id", "-id", "key", "-key", "name", "-name")
@@ -61,15 +68,22 @@ def _statuses(req: Request, allowed: tuple[str, ...], default: tuple[str, ...]) 
 def _sort_key(sort: str) -> tuple[Callable[[Content], Any], bool]:
     field = sort.lstrip("-")
     keys: dict[str, Callable[[Content], Any]] = {
-        "id": lambda c: c.id, "created-date": lambda c: (c.created_at, c.id),
-        "modified-date": lambda c: (c.modified_at, c.id), "title": lambda c: (c.title, c.id),
+        "id": lambda c: c.id,
+        "created-date": lambda c: (c.created_at, c.id),
+        "modified-date": lambda c: (c.modified_at, c.id),
+        "title": lambda c: (c.title, c.id),
         "child-position": lambda c: (c.position, c.id),
     }
     return keys[field], sort.startswith("-")
 
 
-def _select(state: EmulatorState, cache_key: tuple[Any, ...], ids: Callable[[], list[int]],
-            keep: Callable[[Content], bool], sort: str) -> list[Content]:
+def _select(
+    state: EmulatorState,
+    cache_key: tuple[Any, ...],
+    ids: Callable[[], list[int]],
+    keep: Callable[[Content], bool],
+    sort: str,
+) -> list[Content]:
     """Filter and sort content ids, cached per query (content never changes, so the cache is always valid)."""
     cached = state.list_cache.get(cache_key)
     if cached is not None:
@@ -118,8 +132,14 @@ def list_spaces() -> Response:
     sort = _enum(request, "sort", SPACE_SORTS, "id") or "id"
     description_format = _enum(request, "description-format", ("plain", "view"))
     parse_limit(request)
-    spaces = [s for s in site.spaces if (not ids or s.id in ids) and (not keys or s.key in keys)
-              and (space_type is None or s.type == space_type) and (status is None or s.status == status)]
+    spaces = [
+        s
+        for s in site.spaces
+        if (not ids or s.id in ids)
+        and (not keys or s.key in keys)
+        and (space_type is None or s.type == space_type)
+        and (status is None or s.status == status)
+    ]
     field = sort.lstrip("-")
     spaces.sort(key=lambda s: getattr(s, field), reverse=sort.startswith("-"))
     return _paginate(spaces, lambda s: shapes.space_json(site, s, description_format))
@@ -149,8 +169,12 @@ def _page_list(space_ids: list[int], page_ids: list[int], depth: str) -> Respons
         return [c.id for c in site.content.values() if c.kind == "page"]
 
     def keep(c: Content) -> bool:
-        return (c.status in statuses and (title is None or c.title == title)
-                and (not wanted_ids or c.id in wanted_ids) and (depth != "root" or c.parent_id is None))
+        return (
+            c.status in statuses
+            and (title is None or c.title == title)
+            and (not wanted_ids or c.id in wanted_ids)
+            and (depth != "root" or c.parent_id is None)
+        )
 
     key = ("pages", tuple(space_ids), tuple(sorted(wanted_ids)), depth, tuple(sorted(statuses)), title, sort)
     items = _select(state, key, ids, keep, sort)
@@ -186,8 +210,13 @@ def direct_children(page_id: str) -> Response:
     page = _require_page(state.site, page_id)
     sort = _enum(request, "sort", CHILD_SORTS, "child-position") or "child-position"
     parse_limit(request)
-    items = _select(state, ("children", page.id, sort), lambda: state.site.children.get(page.id, []),
-                    lambda c: c.status in ("current", "archived"), sort)
+    items = _select(
+        state,
+        ("children", page.id, sort),
+        lambda: state.site.children.get(page.id, []),
+        lambda c: c.status in ("current", "archived"),
+        sort,
+    )
     return _paginate(items, shapes.child_json)
 
 
@@ -200,8 +229,11 @@ def descendants(page_id: str) -> Response:
     if not raw_depth.isdigit() or not 1 <= int(raw_depth) <= 10:
         raise bad_parameter("'depth' must be an integer between 1 and 10")
     parse_limit(request)
-    found = [(c, d) for c, d in state.site.iter_descendants(page.id, int(raw_depth))
-             if c.status in ("current", "archived")]
+    found = [
+        (c, d)
+        for c, d in state.site.iter_descendants(page.id, int(raw_depth))
+        if c.status in ("current", "archived")
+    ]
     return _paginate(found, lambda pair: shapes.descendant_json(*pair))
 
 
@@ -212,8 +244,9 @@ def ancestors(page_id: str) -> Response:
     page = _require_page(site, page_id)
     limit = parse_limit(request)
     chain = site.ancestors(page)[:limit]
-    response = jsonify({"results": [{"id": str(c.id), "type": "page"} for c in chain],
-                        "_links": {"base": site.base_url}})
+    response = jsonify(
+        {"results": [{"id": str(c.id), "type": "page"} for c in chain], "_links": {"base": site.base_url}}
+    )
     response.headers["Link"] = f'<{site.base_url}>; rel="base"'
     return response
 
@@ -233,8 +266,11 @@ def _blog_list(space_ids: list[int]) -> Response:
         return [i for s in spaces for i in site.blogposts_by_space.get(s, ())]
 
     def keep(c: Content) -> bool:
-        return c.status in statuses and (title is None or c.title == title) and (
-            not wanted_ids or c.id in wanted_ids)
+        return (
+            c.status in statuses
+            and (title is None or c.title == title)
+            and (not wanted_ids or c.id in wanted_ids)
+        )
 
     key = ("blogposts", tuple(space_ids), tuple(sorted(wanted_ids)), tuple(sorted(statuses)), title, sort)
     items = _select(state, key, ids, keep, sort)
@@ -262,8 +298,10 @@ def page_labels(page_id: str) -> Response:
     parse_limit(request)
     names = [] if prefix not in (None, "global") else list(page.labels)
     field = (sort or "name").lstrip("-")
-    names.sort(key=(lambda n: int(label_id(n))) if field == "id" else (lambda n: n),
-               reverse=(sort or "").startswith("-"))
+    names.sort(
+        key=(lambda n: int(label_id(n))) if field == "id" else (lambda n: n),
+        reverse=(sort or "").startswith("-"),
+    )
     return _paginate(names, shapes.label_json)
 
 

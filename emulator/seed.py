@@ -82,16 +82,41 @@ _SPACES: Final = (
     ),
 )
 _TOPICS: Final = (
-    "Billing", "Search", "Sync", "Editor", "Exports", "Permissions", "Mobile", "Reporting",
-    "Notifications", "Storage", "Importer", "Gateway", "Analytics", "Scheduler", "Webhooks",
+    "Billing",
+    "Search",
+    "Sync",
+    "Editor",
+    "Exports",
+    "Permissions",
+    "Mobile",
+    "Reporting",
+    "Notifications",
+    "Storage",
+    "Importer",
+    "Gateway",
+    "Analytics",
+    "Scheduler",
+    "Webhooks",
 )
 _KINDS: Final = ("design", "runbook", "how-to", "meeting notes", "spec", "FAQ", "plan", "review")
 _LABELS: Final = (
-    "howto", "draft", "reference", "team-a", "team-b", "obsolete", "review-needed", "onboarding",
+    "howto",
+    "draft",
+    "reference",
+    "team-a",
+    "team-b",
+    "obsolete",
+    "review-needed",
+    "onboarding",
 )
 _BLOG_TITLES: Final = (
-    "Quarterly update", "Welcome our new team members", "What we shipped", "Lessons & learnings",
-    "Hack week recap", "Année en revue", "Roadmap preview",
+    "Quarterly update",
+    "Welcome our new team members",
+    "What we shipped",
+    "Lessons & learnings",
+    "Hack week recap",
+    "Année en revue",
+    "Roadmap preview",
 )
 
 
@@ -108,8 +133,9 @@ def client_key_for(port: int, seed: int) -> str:
 
 def build_site(*, origin: str, port: int, seed: int, now: float, name: str, docs_pages: int | None) -> Site:
     """Seed a whole site; ``docs_pages`` scales the DOCS space (cheap enough for 100,000 pages)."""
-    site = Site(name=name, base_url=f"{origin}/wiki", client_key=client_key_for(port, seed), seed=seed,
-                now=now)
+    site = Site(
+        name=name, base_url=f"{origin}/wiki", client_key=client_key_for(port, seed), seed=seed, now=now
+    )
     rng = random.Random(seed)
     next_page = PAGE_ID_START
     next_blog = BLOGPOST_ID_START
@@ -125,11 +151,18 @@ def build_site(*, origin: str, port: int, seed: int, now: float, name: str, docs
             created = now - rng.uniform(1, MAX_AGE_DAYS) * DAY
             site.add(
                 Content(
-                    id=next_blog, kind="blogpost", space_id=space_id,
-                    title=f"{_BLOG_TITLES[b % len(_BLOG_TITLES)]} ({key})", parent_id=None, position=b,
-                    author_id=rng.choice(USERS).account_id, created_at=created,
-                    modified_at=created + (now - created) * rng.random() * 0.1, version=1 + rng.randrange(3),
-                    status="current", labels=(),
+                    id=next_blog,
+                    kind="blogpost",
+                    space_id=space_id,
+                    title=f"{_BLOG_TITLES[b % len(_BLOG_TITLES)]} ({key})",
+                    parent_id=None,
+                    position=b,
+                    author_id=rng.choice(USERS).account_id,
+                    created_at=created,
+                    modified_at=created + (now - created) * rng.random() * 0.1,
+                    version=1 + rng.randrange(3),
+                    status="current",
+                    labels=(),
                 )
             )
             next_blog += 1
@@ -137,7 +170,12 @@ def build_site(*, origin: str, port: int, seed: int, now: float, name: str, docs
 
 
 def _seed_pages(
-    site: Site, rng: random.Random, space_id: int, home_title: str, titles: tuple[str, ...], first_id: int,
+    site: Site,
+    rng: random.Random,
+    space_id: int,
+    home_title: str,
+    titles: tuple[str, ...],
+    first_id: int,
     count: int,
 ) -> None:
     """Create the home page and ``count - 1`` more in a random tree below it (plus one extra root)."""
@@ -169,8 +207,17 @@ def _seed_pages(
         labels = (_LABELS[int(rand() * len(_LABELS))],) if roll < 0.5 else ()
         site.add(
             Content(
-                id=page_id, kind="page", space_id=space_id, title=title, parent_id=parent, position=position,
-                author_id=authors[int(rand() * n_authors)], created_at=now - created_ago,
-                modified_at=now - modified_ago, version=1 + int(rand() * 12), status=status, labels=labels,
+                id=page_id,
+                kind="page",
+                space_id=space_id,
+                title=title,
+                parent_id=parent,
+                position=position,
+                author_id=authors[int(rand() * n_authors)],
+                created_at=now - created_ago,
+                modified_at=now - modified_ago,
+                version=1 + int(rand() * 12),
+                status=status,
+                labels=labels,
             )
         )

@@ -18,24 +18,42 @@ from emulator.state import EXTENSION_KEY, EmulatorState
 from emulator.stats import Stats
 
 
-def create_app(*, port: int, seed: int | None = None, pages: int | None = None, site_name: str | None = None,
-               faults: FaultSettings | None = None, now: float | None = None, host_name: str = "127.0.0.1",
-               http_timeout: float = 10.0) -> Flask:
+def create_app(
+    *,
+    port: int,
+    seed: int | None = None,
+    pages: int | None = None,
+    site_name: str | None = None,
+    faults: FaultSettings | None = None,
+    now: float | None = None,
+    host_name: str = "127.0.0.1",
+    http_timeout: float = 10.0,
+) -> Flask:
     """Build the emulator for ``http://host_name:port``; ``emulator_state(app)`` exposes its state.
 
     :param pages: size of the DOCS space (default: its curated pages only).
     :param now: the instant content dates are relative to (default: the current time).
     """
     seed = default_seed(port) if seed is None else seed
-    site = build_site(origin=f"http://{host_name}:{port}", port=port, seed=seed,
-                      now=time.time() if now is None else now,
-                      name=site_name or f"Emulated Confluence on port {port}", docs_pages=pages)
+    site = build_site(
+        origin=f"http://{host_name}:{port}",
+        port=port,
+        seed=seed,
+        now=time.time() if now is None else now,
+        name=site_name or f"Emulated Confluence on port {port}",
+        docs_pages=pages,
+    )
     app = Flask(__name__, static_url_path="/_emulator/static")
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = EmulatorState(
-        site=site, signing_key=keys.generate_signing_key(), apps=AppRegistry(), tokens=TokenStore(),
-        faults=Faults(faults or FaultSettings(), seed), stats=Stats(), cursor_secret=secrets.token_bytes(32),
+        site=site,
+        signing_key=keys.generate_signing_key(),
+        apps=AppRegistry(),
+        tokens=TokenStore(),
+        faults=Faults(faults or FaultSettings(), seed),
+        stats=Stats(),
+        cursor_secret=secrets.token_bytes(32),
         http_timeout=http_timeout,
     )
     errors.init_app(app)

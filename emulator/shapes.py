@@ -10,8 +10,14 @@ from typing import Any
 from emulator.site import Content, Site, Space, iso, label_id, slug
 
 BODY_FORMATS_LIST = ("storage", "atlas_doc_format")
-BODY_FORMATS_SINGLE = (*BODY_FORMATS_LIST, "view", "export_view", "anonymous_export_view", "styled_view",
-                       "editor")
+BODY_FORMATS_SINGLE = (
+    *BODY_FORMATS_LIST,
+    "view",
+    "export_view",
+    "anonymous_export_view",
+    "styled_view",
+    "editor",
+)
 
 
 def _tinyui(content_id: int) -> str:
@@ -23,9 +29,14 @@ def _tinyui(content_id: int) -> str:
 def _body(site: Site, item: Content, body_format: str) -> dict[str, Any]:
     storage = site.body_storage(item)
     if body_format == "atlas_doc_format":
-        doc = {"type": "doc", "version": 1, "content": [
-            {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": item.title}]},
-            {"type": "paragraph", "content": [{"type": "text", "text": f"Version {item.version}."}]}]}
+        doc = {
+            "type": "doc",
+            "version": 1,
+            "content": [
+                {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": item.title}]},
+                {"type": "paragraph", "content": [{"type": "text", "text": f"Version {item.version}."}]},
+            ],
+        }
         return {body_format: {"value": json.dumps(doc), "representation": body_format}}
     return {body_format: {"value": storage, "representation": body_format}}
 
@@ -37,8 +48,13 @@ def version_json(item: Content, number: int | None = None) -> dict[str, Any]:
         ts = item.created_at + (item.modified_at - item.created_at) * (number - 1) / (item.version - 1)
     else:
         ts = item.modified_at
-    return {"createdAt": iso(ts), "message": "" if number > 1 else "Initial version", "number": number,
-            "minorEdit": number % 3 == 0, "authorId": item.author_id}
+    return {
+        "createdAt": iso(ts),
+        "message": "" if number > 1 else "Initial version",
+        "number": number,
+        "minorEdit": number % 3 == 0,
+        "authorId": item.author_id,
+    }
 
 
 def page_json(site: Site, item: Content, body_format: str | None = None) -> dict[str, Any]:
@@ -46,13 +62,23 @@ def page_json(site: Site, item: Content, body_format: str | None = None) -> dict
     space = site.space(item.space_id)
     key = space.key if space else ""
     data: dict[str, Any] = {
-        "id": str(item.id), "status": item.status, "title": item.title, "spaceId": str(item.space_id),
+        "id": str(item.id),
+        "status": item.status,
+        "title": item.title,
+        "spaceId": str(item.space_id),
         "parentId": str(item.parent_id) if item.parent_id is not None else None,
         "parentType": "page" if item.parent_id is not None else None,
-        "position": item.position, "authorId": item.author_id, "ownerId": item.author_id,
-        "lastOwnerId": None, "createdAt": iso(item.created_at), "version": version_json(item),
-        "_links": {"webui": f"/spaces/{key}/pages/{item.id}/{slug(item.title)}",
-                   "editui": f"/pages/resumedraft.action?draftId={item.id}", "tinyui": _tinyui(item.id)},
+        "position": item.position,
+        "authorId": item.author_id,
+        "ownerId": item.author_id,
+        "lastOwnerId": None,
+        "createdAt": iso(item.created_at),
+        "version": version_json(item),
+        "_links": {
+            "webui": f"/spaces/{key}/pages/{item.id}/{slug(item.title)}",
+            "editui": f"/pages/resumedraft.action?draftId={item.id}",
+            "tinyui": _tinyui(item.id),
+        },
     }
     if body_format:
         data["body"] = _body(site, item, body_format)
@@ -65,10 +91,18 @@ def blogpost_json(site: Site, item: Content, body_format: str | None = None) -> 
     key = space.key if space else ""
     day = datetime.fromtimestamp(item.created_at, UTC).strftime("%Y/%m/%d")
     data: dict[str, Any] = {
-        "id": str(item.id), "status": item.status, "title": item.title, "spaceId": str(item.space_id),
-        "authorId": item.author_id, "createdAt": iso(item.created_at), "version": version_json(item),
-        "_links": {"webui": f"/spaces/{key}/blog/{day}/{item.id}/{slug(item.title)}",
-                   "editui": f"/pages/resumedraft.action?draftId={item.id}", "tinyui": _tinyui(item.id)},
+        "id": str(item.id),
+        "status": item.status,
+        "title": item.title,
+        "spaceId": str(item.space_id),
+        "authorId": item.author_id,
+        "createdAt": iso(item.created_at),
+        "version": version_json(item),
+        "_links": {
+            "webui": f"/spaces/{key}/blog/{day}/{item.id}/{slug(item.title)}",
+            "editui": f"/pages/resumedraft.action?draftId={item.id}",
+            "tinyui": _tinyui(item.id),
+        },
     }
     if body_format:
         data["body"] = _body(site, item, body_format)
@@ -79,27 +113,46 @@ def space_json(site: Site, space: Space, description_format: str | None = None) 
     """A ``SpaceBulk``; ``description`` only when a description format was asked for."""
     home = site.content.get(space.homepage_id)
     data: dict[str, Any] = {
-        "id": str(space.id), "key": space.key, "name": space.name, "type": space.type, "status": space.status,
-        "authorId": home.author_id if home else None, "createdAt": iso(home.created_at) if home else None,
-        "homepageId": str(space.homepage_id), "_links": {"webui": f"/spaces/{space.key}"},
+        "id": str(space.id),
+        "key": space.key,
+        "name": space.name,
+        "type": space.type,
+        "status": space.status,
+        "authorId": home.author_id if home else None,
+        "createdAt": iso(home.created_at) if home else None,
+        "homepageId": str(space.homepage_id),
+        "_links": {"webui": f"/spaces/{space.key}"},
     }
     if description_format:
-        data["description"] = {description_format: {"value": space.description,
-                                                     "representation": description_format}}
+        data["description"] = {
+            description_format: {"value": space.description, "representation": description_format}
+        }
     return data
 
 
 def child_json(item: Content) -> dict[str, Any]:
     """A ``ChildrenResponse`` entry of ``/direct-children``."""
-    return {"id": str(item.id), "status": item.status, "title": item.title, "type": "page",
-            "spaceId": str(item.space_id), "childPosition": item.position}
+    return {
+        "id": str(item.id),
+        "status": item.status,
+        "title": item.title,
+        "type": "page",
+        "spaceId": str(item.space_id),
+        "childPosition": item.position,
+    }
 
 
 def descendant_json(item: Content, depth: int) -> dict[str, Any]:
     """A ``DescendantsResponse`` entry."""
-    return {"id": str(item.id), "status": item.status, "title": item.title, "type": "page",
-            "parentId": str(item.parent_id) if item.parent_id is not None else None, "depth": depth,
-            "childPosition": item.position}
+    return {
+        "id": str(item.id),
+        "status": item.status,
+        "title": item.title,
+        "type": "page",
+        "parentId": str(item.parent_id) if item.parent_id is not None else None,
+        "depth": depth,
+        "childPosition": item.position,
+    }
 
 
 def label_json(name: str) -> dict[str, Any]:

@@ -35,11 +35,13 @@ def make_fake_app(key: str = "com.example.fake", fail_install: bool = False) -> 
             assert header["alg"] == "RS256" and header["kid"]
             key_response = requests.get(f"{app.config['INSTALL_KEYS_URL']}/{header['kid']}", timeout=5)
             key_response.raise_for_status()
-            claims = jwt.decode(token, key_response.text, algorithms=["RS256"],
-                                audience=app.config["BASE_URL"])
+            claims = jwt.decode(
+                token, key_response.text, algorithms=["RS256"], audience=app.config["BASE_URL"]
+            )
         else:
-            claims = jwt.decode(token, app.config["SECRET"], algorithms=["HS256"],
-                                options={"verify_aud": False})
+            claims = jwt.decode(
+                token, app.config["SECRET"], algorithms=["HS256"], options={"verify_aud": False}
+            )
         assert claims["iss"] == body["clientKey"], "iss must be the clientKey"
         assert claims["qsh"] == hash_url("POST", relative()), "qsh mismatch"
         assert "sub" not in claims
@@ -59,6 +61,7 @@ def make_fake_app(key: str = "com.example.fake", fail_install: bool = False) -> 
                 app.config["SECRET"] = body["sharedSecret"]
             app.config["EVENTS"].append((event, claims, body))
             return "", 204
+
         view.__name__ = f"lifecycle_{event}"
         return view
 
@@ -67,23 +70,41 @@ def make_fake_app(key: str = "com.example.fake", fail_install: bool = False) -> 
 
     @app.get(f"{BASE_PATH}/atlassian-connect.json")
     def descriptor() -> Response:
-        return jsonify({
-            "key": app.config["KEY"], "name": "Fake", "baseUrl": app.config["BASE_URL"],
-            "authentication": {"type": "jwt"}, "scopes": ["READ", "ACT_AS_USER"],
-            "apiMigrations": {"signed-install": True, "context-qsh": True, "gdpr": True},
-            "lifecycle": {e: f"/lifecycle/{e}{LIFECYCLE_QUERY}"
-                          for e in ("installed", "uninstalled", "enabled", "disabled")},
-            "modules": {
-                "dynamicContentMacros": [{
-                    "key": "fake-macro", "name": {"value": "Fake macro"},
-                    "url": "/macro?pageId={page.id}&v={page.version}&title={page.title}&space={space.key}"
-                           "&macroId={macro.id}&out={output.type}&view={view}",
-                    "parameters": [{"identifier": "view", "name": {"value": "View"}, "type": "enum",
-                                    "values": ["list", "tree"], "defaultValue": "list"}],
-                }],
-                "adminPages": [{"key": "fake-admin", "name": {"value": "Fake admin"}, "url": "/admin"}],
-            },
-        })
+        return jsonify(
+            {
+                "key": app.config["KEY"],
+                "name": "Fake",
+                "baseUrl": app.config["BASE_URL"],
+                "authentication": {"type": "jwt"},
+                "scopes": ["READ", "ACT_AS_USER"],
+                "apiMigrations": {"signed-install": True, "context-qsh": True, "gdpr": True},
+                "lifecycle": {
+                    e: f"/lifecycle/{e}{LIFECYCLE_QUERY}"
+                    for e in ("installed", "uninstalled", "enabled", "disabled")
+                },
+                "modules": {
+                    "dynamicContentMacros": [
+                        {
+                            "key": "fake-macro",
+                            "name": {"value": "Fake macro"},
+                            "url": "/macro?pageId={page.id}&v={page.version}&title={page.title}"
+                            "&space={space.key}"
+                            "&macroId={macro.id}&out={output.type}&view={view}",
+                            "parameters": [
+                                {
+                                    "identifier": "view",
+                                    "name": {"value": "View"},
+                                    "type": "enum",
+                                    "values": ["list", "tree"],
+                                    "defaultValue": "list",
+                                }
+                            ],
+                        }
+                    ],
+                    "adminPages": [{"key": "fake-admin", "name": {"value": "Fake admin"}, "url": "/admin"}],
+                },
+            }
+        )
 
     @app.get(f"{BASE_PATH}/macro")
     def macro() -> str:

@@ -17,12 +17,16 @@ from tests.emulator.conftest import APP_KEY, PORT, SECRET, register_app
 
 APP_BASE = "http://127.0.0.1:1/app"
 MODULES = {
-    "dynamicContentMacros": [{
-        "key": "report", "name": {"value": "Report"},
-        "url": "/macro?pageId={page.id}&v={page.version}&title={page.title}&space={space.key}&sid={space.id}"
-               "&type={page.type}&m={macro.id}&h={macro.hash}&out={output.type}&view={view}&n={count}",
-        "parameters": [{"identifier": "view", "defaultValue": "list"}, {"identifier": "count"}],
-    }],
+    "dynamicContentMacros": [
+        {
+            "key": "report",
+            "name": {"value": "Report"},
+            "url": "/macro?pageId={page.id}&v={page.version}&title={page.title}&space={space.key}"
+            "&sid={space.id}"
+            "&type={page.type}&m={macro.id}&h={macro.hash}&out={output.type}&view={view}&n={count}",
+            "parameters": [{"identifier": "view", "defaultValue": "list"}, {"identifier": "count"}],
+        }
+    ],
     "adminPages": [{"key": "settings", "name": {"value": "Settings"}, "url": "/admin?space={space.key}"}],
 }
 
@@ -40,7 +44,7 @@ def _iframes(page_html: str) -> list[str]:
 def _verify_iframe_url(src: str) -> dict[str, object]:
     """Verify as an app would: HS256, then qsh over the URL relative to the app's baseUrl path."""
     assert src.startswith(APP_BASE + "/")
-    relative = src[len(APP_BASE):]
+    relative = src[len(APP_BASE) :]
     token = dict(parse_qsl(urlsplit(src).query))["jwt"]
     claims: dict[str, object] = jwt.decode(token, SECRET, algorithms=["HS256"])
     assert claims["qsh"] == hash_url("GET", relative)
@@ -86,9 +90,13 @@ def test_viewer_switches_to_normal_user(host: Flask, state: EmulatorState) -> No
 def test_stored_macro_params_fill_the_template(host: Flask, state: EmulatorState) -> None:
     page = next(c for c in state.site.content.values() if c.title == "日本語のページ")
     client = host.test_client()
-    assert client.post(f"/_emulator/pages/{page.id}/macro-params",
-                       json={"appKey": APP_KEY, "moduleKey": "report", "params": {"view": "tree & more"}}
-                       ).status_code == 200
+    assert (
+        client.post(
+            f"/_emulator/pages/{page.id}/macro-params",
+            json={"appKey": APP_KEY, "moduleKey": "report", "params": {"view": "tree & more"}},
+        ).status_code
+        == 200
+    )
     (src,) = _iframes(client.get(f"/wiki/spaces/DOCS/pages/{page.id}").get_data(as_text=True))
     _verify_iframe_url(src)
     params = dict(parse_qsl(urlsplit(src).query, keep_blank_values=True))
@@ -116,9 +124,16 @@ def test_titles_are_escaped(host: Flask, state: EmulatorState) -> None:
 def test_context_token_endpoint(host: Flask, state: EmulatorState) -> None:
     space = state.site.space_by_key("ENG")
     assert space is not None
-    response = host.test_client().post("/wiki/_emulator/context-token", json={
-        "appKey": APP_KEY, "moduleKey": "report", "pageId": str(space.homepage_id), "spaceKey": "ENG",
-        "accountId": USER_ACCOUNT_ID})
+    response = host.test_client().post(
+        "/wiki/_emulator/context-token",
+        json={
+            "appKey": APP_KEY,
+            "moduleKey": "report",
+            "pageId": str(space.homepage_id),
+            "spaceKey": "ENG",
+            "accountId": USER_ACCOUNT_ID,
+        },
+    )
     claims = jwt.decode(response.get_json()["token"], SECRET, algorithms=["HS256"])
     assert claims["qsh"] == "context-qsh" and claims["sub"] == USER_ACCOUNT_ID
     assert claims["iss"] == state.site.client_key

@@ -53,8 +53,9 @@ def test_install_keys_route(live_emulator: tuple[LiveServer, Flask]) -> None:
     assert requests.get(f"{server.url}/install-keys/unknown-kid", timeout=5).status_code == 404
 
 
-def test_install_sends_a_verifiable_signed_install(live_emulator: tuple[LiveServer, Flask],
-                                                   fake: tuple[LiveServer, Flask]) -> None:
+def test_install_sends_a_verifiable_signed_install(
+    live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
+) -> None:
     server, emulator = live_emulator
     _, app = fake
     response = _install(server.url, app)
@@ -67,15 +68,22 @@ def test_install_sends_a_verifiable_signed_install(live_emulator: tuple[LiveServ
     assert claims["exp"] - claims["iat"] <= 300
     assert body["baseUrl"] == body["displayUrl"] == site.base_url == f"{server.url}/wiki"
     assert body["productType"] == "confluence" and body["key"] == "com.example.fake"
-    assert set(body) >= {"sharedSecret", "oauthClientId", "installationId", "serverVersion", "pluginsVersion",
-                         "description"}
+    assert set(body) >= {
+        "sharedSecret",
+        "oauthClientId",
+        "installationId",
+        "serverVersion",
+        "pluginsVersion",
+        "description",
+    }
     apps = requests.get(f"{server.url}/_emulator/apps", timeout=5).json()["apps"]
     assert [a["key"] for a in apps] == ["com.example.fake"]
     assert _rest_status(server.url, body["sharedSecret"]) == 200
 
 
-def test_failed_install_is_reported_and_not_registered(live_emulator: tuple[LiveServer, Flask],
-                                                       fake: tuple[LiveServer, Flask]) -> None:
+def test_failed_install_is_reported_and_not_registered(
+    live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
+) -> None:
     server, emulator = live_emulator
     _, app = fake
     app.config["FAIL_INSTALL"] = True
@@ -87,13 +95,15 @@ def test_failed_install_is_reported_and_not_registered(live_emulator: tuple[Live
 
 def test_bad_descriptor_is_a_clear_400(live_emulator: tuple[LiveServer, Flask]) -> None:
     server, _ = live_emulator
-    response = requests.post(f"{server.url}/_emulator/apps",
-                             json={"descriptorUrl": f"{server.url}/_emulator/site"}, timeout=10)
+    response = requests.post(
+        f"{server.url}/_emulator/apps", json={"descriptorUrl": f"{server.url}/_emulator/site"}, timeout=10
+    )
     assert response.status_code == 400 and "key" in response.json()["error"]
 
 
-def test_enable_disable_reinstall_uninstall(live_emulator: tuple[LiveServer, Flask],
-                                            fake: tuple[LiveServer, Flask]) -> None:
+def test_enable_disable_reinstall_uninstall(
+    live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
+) -> None:
     server, _ = live_emulator
     _, app = fake
     assert _install(server.url, app).status_code == 201
@@ -119,9 +129,11 @@ def test_enable_disable_reinstall_uninstall(live_emulator: tuple[LiveServer, Fla
     assert requests.post(f"{control}/enable", timeout=10).status_code == 404
 
 
-def test_cli_subcommands_drive_the_control_api(live_emulator: tuple[LiveServer, Flask],
-                                               fake: tuple[LiveServer, Flask],
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_subcommands_drive_the_control_api(
+    live_emulator: tuple[LiveServer, Flask],
+    fake: tuple[LiveServer, Flask],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     server, emulator = live_emulator
     _, app = fake
     app.config["INSTALL_KEYS_URL"] = f"{server.url}/install-keys"
@@ -135,13 +147,15 @@ def test_cli_subcommands_drive_the_control_api(live_emulator: tuple[LiveServer, 
     assert emulator_state(emulator).apps.all() == []
 
 
-def test_install_at_startup_retries_until_the_app_answers(live_emulator: tuple[LiveServer, Flask],
-                                                          fake: tuple[LiveServer, Flask]) -> None:
+def test_install_at_startup_retries_until_the_app_answers(
+    live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
+) -> None:
     import time
 
     server, emulator = live_emulator
     _, app = fake
     app.config["INSTALL_KEYS_URL"] = f"{server.url}/install-keys"
-    cli._install_when_ready(server.url, f"{app.config['BASE_URL']}/atlassian-connect.json",
-                            time.monotonic() + 10)
+    cli._install_when_ready(
+        server.url, f"{app.config['BASE_URL']}/atlassian-connect.json", time.monotonic() + 10
+    )
     assert [a.key for a in emulator_state(emulator).apps.all()] == ["com.example.fake"]

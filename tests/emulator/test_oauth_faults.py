@@ -19,9 +19,14 @@ ORIGIN = f"http://127.0.0.1:{PORT}"
 
 def _assertion(**overrides: Any) -> str:
     now = int(time.time())
-    claims = {"iss": f"urn:atlassian:connect:clientid:oauth-{APP_KEY}",
-              "sub": f"urn:atlassian:connect:useraccountid:{USER_ACCOUNT_ID}", "tnt": f"{ORIGIN}/wiki",
-              "aud": ATLASSIAN_AUDIENCE, "iat": now, "exp": now + 60}
+    claims = {
+        "iss": f"urn:atlassian:connect:clientid:oauth-{APP_KEY}",
+        "sub": f"urn:atlassian:connect:useraccountid:{USER_ACCOUNT_ID}",
+        "tnt": f"{ORIGIN}/wiki",
+        "aud": ATLASSIAN_AUDIENCE,
+        "iat": now,
+        "exp": now + 60,
+    }
     claims.update(overrides)
     secret = str(claims.pop("secret", SECRET))
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, secret, algorithm="HS256")
@@ -52,18 +57,21 @@ def test_emulator_origin_is_an_accepted_audience(emulator: Flask) -> None:
     assert _token(emulator, _assertion(aud=ORIGIN, sub=sub)).status_code == 200
 
 
-@pytest.mark.parametrize("overrides", [
-    {"secret": "another-secret-that-is-also-long-enough-1234"},
-    {"iss": "urn:atlassian:connect:clientid:unknown"},
-    {"iss": APP_KEY},
-    {"sub": "urn:atlassian:connect:useraccountid:557058:nobody"},
-    {"sub": USER_ACCOUNT_ID},
-    {"tnt": ORIGIN},
-    {"aud": "https://auth.example.com"},
-    {"exp": int(time.time()) - 600, "iat": int(time.time()) - 660},
-    {"exp": int(time.time()) + 3600},
-    {"tnt": None},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"secret": "another-secret-that-is-also-long-enough-1234"},
+        {"iss": "urn:atlassian:connect:clientid:unknown"},
+        {"iss": APP_KEY},
+        {"sub": "urn:atlassian:connect:useraccountid:557058:nobody"},
+        {"sub": USER_ACCOUNT_ID},
+        {"tnt": ORIGIN},
+        {"aud": "https://auth.example.com"},
+        {"exp": int(time.time()) - 600, "iat": int(time.time()) - 660},
+        {"exp": int(time.time()) + 3600},
+        {"tnt": None},
+    ],
+)
 def test_bad_assertions_are_oauth_400s(emulator: Flask, overrides: dict[str, Any]) -> None:
     response = _token(emulator, _assertion(**overrides))
     assert response.status_code == 400

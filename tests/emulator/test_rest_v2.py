@@ -56,8 +56,11 @@ def test_pagination_visits_every_page_exactly_once(confluence: Confluence, state
     results, responses = _follow(confluence, f"/wiki/api/v2/spaces/{space_id}/pages?depth=all&limit=7")
     ids = [r["id"] for r in results]
     assert len(ids) == len(set(ids))
-    expected = {str(i) for i in state.site.pages_by_space[int(space_id)]
-                if state.site.content[i].status in ("current", "archived")}
+    expected = {
+        str(i)
+        for i in state.site.pages_by_space[int(space_id)]
+        if state.site.content[i].status in ("current", "archived")
+    }
     assert set(ids) == expected
     assert len(responses) == -(-len(expected) // 7)
 
@@ -72,7 +75,11 @@ def test_next_link_repeats_params_and_cursor_is_not_last(confluence: Confluence)
     names = [k for k, _ in parse_qsl(urlsplit(nxt).query)]
     assert names[-1] != "cursor" and names.count("cursor") == 1
     assert dict(parse_qsl(urlsplit(nxt).query)) | {"cursor": "x"} == {
-        "cursor": "x", "depth": "all", "body-format": "storage", "limit": "5"}
+        "cursor": "x",
+        "depth": "all",
+        "body-format": "storage",
+        "limit": "5",
+    }
     cursor = dict(parse_qsl(urlsplit(nxt).query))["cursor"]
     assert cursor.endswith("=")
     assert response.headers["Link"] == f'<{nxt}>; rel="next", <{BASE}>; rel="base"'
@@ -89,8 +96,18 @@ def test_page_shape(confluence: Confluence, state: EmulatorState) -> None:
     page = next(c for c in state.site.content.values() if c.title.startswith("Release <script>"))
     body = confluence.get(f"/wiki/api/v2/pages/{page.id}").get_json()
     assert body["id"] == str(page.id) and body["title"] == page.title
-    assert set(body) >= {"status", "spaceId", "parentId", "parentType", "position", "authorId", "ownerId",
-                         "createdAt", "version", "_links"}
+    assert set(body) >= {
+        "status",
+        "spaceId",
+        "parentId",
+        "parentType",
+        "position",
+        "authorId",
+        "ownerId",
+        "createdAt",
+        "version",
+        "_links",
+    }
     assert "body" not in body
     assert set(body["version"]) >= {"createdAt", "message", "number", "minorEdit", "authorId"}
     assert body["_links"]["webui"].startswith(f"/spaces/DOCS/pages/{page.id}/")
@@ -122,8 +139,12 @@ def test_large_site_builds_quickly() -> None:
 
 def test_filters_and_sorts(confluence: Confluence) -> None:
     space_id = _space_id(confluence, "ENG")
-    titles = [p["title"] for p in confluence.get(
-        f"/wiki/api/v2/pages?space-id={space_id}&sort=-title&limit=250").get_json()["results"]]
+    titles = [
+        p["title"]
+        for p in confluence.get(f"/wiki/api/v2/pages?space-id={space_id}&sort=-title&limit=250").get_json()[
+            "results"
+        ]
+    ]
     assert titles == sorted(titles, reverse=True)
     found = confluence.get("/wiki/api/v2/pages?title=Onboarding").get_json()["results"]
     assert [p["title"] for p in found] == ["Onboarding"]
@@ -155,8 +176,10 @@ def test_labels_versions_and_blogposts(confluence: Confluence, state: EmulatorSt
     assert confluence.get("/wiki/api/v2/blogposts?limit=1").status_code == 200
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=251", "limit=abc", "sort=nope", "status=gone",
-                                   "cursor=not-a-cursor", "space-id=abc"])
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=251", "limit=abc", "sort=nope", "status=gone", "cursor=not-a-cursor", "space-id=abc"],
+)
 def test_bad_parameters_are_400(confluence: Confluence, query: str) -> None:
     response = confluence.get(f"/wiki/api/v2/pages?{query}")
     assert response.status_code == 400
@@ -180,8 +203,15 @@ def test_tampered_or_foreign_cursor_is_400(confluence: Confluence) -> None:
     assert confluence.get(f"/wiki/api/v2/pages?cursor={tampered}&limit=2&sort=title").status_code == 400
 
 
-@pytest.mark.parametrize("uri", ["/wiki/api/v2/pages/1", "/wiki/api/v2/spaces/1",
-                                 "/wiki/api/v2/pages/abc/labels", "/wiki/api/v2/nothing-here"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "/wiki/api/v2/pages/1",
+        "/wiki/api/v2/spaces/1",
+        "/wiki/api/v2/pages/abc/labels",
+        "/wiki/api/v2/nothing-here",
+    ],
+)
 def test_unknown_ids_are_404(confluence: Confluence, uri: str) -> None:
     response = confluence.get(uri)
     assert response.status_code == 404
@@ -206,6 +236,7 @@ def test_missing_or_bad_jwt_is_401(emulator: Flask) -> None:
     assert _auth_status(emulator, f"JWT {app_token('GET', uri, qsh='context-qsh')}") == 401
     # The classic mistake: hashing the path with /wiki still on it.
     from atlassian_jwt.url_utils import hash_url
+
     assert _auth_status(emulator, f"JWT {app_token('GET', uri, qsh=hash_url('GET', uri))}") == 401
     assert _auth_status(emulator, f"JWT {app_token('GET', uri)}") == 200
     body = emulator.test_client().get(uri).get_json()
