@@ -13,7 +13,7 @@ from app.db import get_session
 from app.errors import ConfluenceError, MethodNotAllowedError
 from app.tenants.settings import load_settings
 from app.views.macro_params import MacroParams
-from app.views.presenters import friendly_error, item_view
+from app.views.presenters import elapsed, friendly_error, item_view
 from app.views.scope_tokens import sign_scope
 from app.views.tenant_client import Credentials, now_utc, report_service, scanner_for
 
@@ -60,19 +60,7 @@ def freshness() -> ResponseReturnValue:
         more=len(report.items) > params.rows,
         oldest=item_view(tenant, report.oldest, now, scope.stale_days) if report.oldest else None,
         stale_cache=cached.stale,
-        computed_ago=_ago(report.computed_at, now),
+        computed_ago=elapsed(report.computed_at, now),
         items_url=url_for("api.freshness_items"),
         scope_token=scope_token,
     )
-
-
-def _ago(then: object, now: object) -> str:
-    from datetime import datetime
-
-    assert isinstance(then, datetime) and isinstance(now, datetime)
-    seconds = max(0, int((now - then).total_seconds()))
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    return f"{seconds // 3600} h ago"

@@ -37,6 +37,16 @@ def relative_age(then: datetime, now: datetime) -> str:
     return f"{days // 365} years ago"
 
 
+def elapsed(then: datetime, now: datetime) -> str:
+    """'just now', '12 min ago', '3 h ago': how old a computed report is."""
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    return f"{seconds // 3600} h ago"
+
+
 def item_view(tenant: Tenant, item: ReportItem, now: datetime, stale_days: int) -> dict[str, Any]:
     """One table row, as plain data (escaped by Jinja or set as text by our JS)."""
     return {
