@@ -6,10 +6,9 @@ import re
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from app.connect.descriptor import build_descriptor
+from app.connect.descriptor import current_descriptor
 from app.connect.forge_manifest import build_manifest, render_manifest
 
 _APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[0-9a-f-]{36}$")
@@ -26,14 +25,7 @@ def manifest_command(app_id: str, output: Path | None) -> None:
     """Print (or write) manifest.yml for this deployment's APP_BASE_URL and APP_KEY."""
     if not _APP_ID.match(app_id):
         raise click.BadParameter("expected ari:cloud:ecosystem::app/<uuid>", param_hint="--app-id")
-    config = current_app.config
-    descriptor = build_descriptor(
-        current_app.extensions["descriptor_template"],
-        base_url=config["BASE_URL"],
-        key=config["KEY"],
-        name=config["NAME"],
-    )
-    text = render_manifest(build_manifest(descriptor, app_id=app_id))
+    text = render_manifest(build_manifest(current_descriptor(), app_id=app_id))
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -43,14 +43,18 @@ def module_urls(descriptor: dict[str, Any]) -> list[str]:
     return urls
 
 
-@bp.get("/atlassian-connect.json")
-def serve() -> ResponseReturnValue:
-    """Serve the descriptor (unauthenticated, as Confluence fetches it)."""
+def current_descriptor() -> dict[str, Any]:
+    """This deployment's descriptor (``APP_BASE_URL``, ``APP_KEY``, ``APP_NAME`` filled in)."""
     config = current_app.config
-    descriptor = build_descriptor(
+    return build_descriptor(
         current_app.extensions["descriptor_template"],
         base_url=config["BASE_URL"],
         key=config["KEY"],
         name=config["NAME"],
     )
-    return jsonify(descriptor)
+
+
+@bp.get("/atlassian-connect.json")
+def serve() -> ResponseReturnValue:
+    """Serve the descriptor (unauthenticated, as Confluence fetches it)."""
+    return jsonify(current_descriptor())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -22,7 +21,7 @@ from app.tenants.settings import (
 from app.views.authorization import require_site_admin
 from app.views.presenters import friendly_error, item_view
 from app.views.scope_tokens import verify_scope
-from app.views.tenant_client import Credentials, now_utc, report_service, scanner_for
+from app.views.tenant_client import now_utc, tenant_report
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -52,14 +51,8 @@ def freshness_items() -> ResponseReturnValue:
     offset = _bounded_int("offset", 0, 0, _MAX_OFFSET)
     limit = _bounded_int("limit", 10, *ROWS_PER_PAGE_RANGE)
     settings = load_settings(get_session(), tenant.client_key)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        cached = report_service().get(
-            tenant.client_key,
-            scope,
-            ttl=timedelta(minutes=settings.cache_ttl_minutes),
-            scan=scanner_for(app, Credentials.of(tenant)),
-        )
+        cached = tenant_report(tenant, scope, settings)
     except ConfluenceError as exc:
         title, message = friendly_error(exc)
         return jsonify({"error": exc.code, "title": title, "message": message}), 502

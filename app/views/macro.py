@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, current_app, g, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
@@ -15,7 +13,7 @@ from app.tenants.settings import load_settings
 from app.views.macro_params import MacroParams
 from app.views.presenters import elapsed, friendly_error, item_view
 from app.views.scope_tokens import sign_scope
-from app.views.tenant_client import Credentials, now_utc, report_service, scanner_for
+from app.views.tenant_client import now_utc, tenant_report
 
 bp = Blueprint("macro", __name__)
 
@@ -32,14 +30,8 @@ def freshness() -> ResponseReturnValue:
     scope = params.scope
     if settings.excludes(scope.space_key):
         return render_template("macro/excluded.html", scope=scope)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        cached = report_service().get(
-            tenant.client_key,
-            scope,
-            ttl=timedelta(minutes=settings.cache_ttl_minutes),
-            scan=scanner_for(app, Credentials.of(tenant)),
-        )
+        cached = tenant_report(tenant, scope, settings)
     except ConfluenceError as exc:
         current_app.logger.warning("report for %s failed: %s", tenant.client_key, exc.message)
         title, message = friendly_error(exc)

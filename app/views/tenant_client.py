@@ -9,17 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, current_app
 
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app
+from app.reports.cache import CachedReport
 from app.reports.model import FreshnessReport, ReportScope
 from app.reports.scan import scan
 from app.reports.service import ReportService
 from app.tenants.health import HealthRecorder
 from app.tenants.models import Tenant
+from app.tenants.settings import ReportSettings
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,17 @@ def scanner_for(app: Flask, creds: Credentials) -> Callable[[ReportScope, dateti
                 recorder.flush(session)
 
     return run
+
+
+def tenant_report(tenant: Tenant, scope: ReportScope, settings: ReportSettings) -> CachedReport:
+    """The tenant's report for ``scope``: cached, stale while refreshing, or scanned now."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return report_service().get(
+        tenant.client_key,
+        scope,
+        ttl=timedelta(minutes=settings.cache_ttl_minutes),
+        scan=scanner_for(app, Credentials.of(tenant)),
+    )
 
 
 def now_utc() -> datetime:
