@@ -16,6 +16,7 @@ from app import config as app_config
 from app import db, error_pages, http_headers, proxy
 from app.commands import register_commands
 from app.connect import descriptor, lifecycle
+from app.connect.auth import enforce_authentication
 from app.connect.install_keys import InstallKeyCache
 from app.views import admin, api, macro, tenant_client
 from app.views.authorization import AdminCache
@@ -46,4 +47,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     http_headers.init_app(app)
     error_pages.init_app(app)
     register_commands(app)
+    enforce_authentication(app)
     return app

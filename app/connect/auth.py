@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Final, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 
 from app.connect import tokens
 from app.connect.qsh import query_string_hash
@@ -18,6 +18,38 @@ from app.tenants.store import TenantStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., object])
+
+#: Every method reaches an authenticated view, so that a request without a valid token is a 401
+#: whatever its method, and only then a 405 (no route may answer an unsigned call with anything else).
+ANY_METHOD: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+#: The attribute that records how a view authenticates; ``enforce_authentication`` requires it.
+_AUTH_MARK: Final = "connect_authentication"
+
+
+def authenticated_by(kind: str) -> Callable[[F], F]:
+    """Mark a view that authenticates itself (e.g. signed install), or ``"public"`` on purpose."""
+
+    def mark(view: F) -> F:
+        setattr(view, _AUTH_MARK, kind)
+        return view
+
+    return mark
+
+
+def enforce_authentication(app: Flask) -> None:
+    """Refuse to start if any route neither requires a JWT nor says why it need not (default deny)."""
+    unmarked = sorted(
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if endpoint != "static" and not getattr(view, _AUTH_MARK, None)
+    )
+    if unmarked:
+        raise RuntimeError(
+            f"routes without authentication: {', '.join(unmarked)}; "
+            "decorate them with @require_jwt() or @authenticated_by(...)"
+        )
 
 
 def now_seconds() -> int:
@@ -68,6 +100,7 @@ def require_jwt(*, allow_context_qsh: bool = False) -> Callable[[Callable[P, R]]
             authenticate_request(allow_context_qsh=allow_context_qsh)
             return view(*args, **kwargs)
 
+        setattr(wrapped, _AUTH_MARK, "context-qsh" if allow_context_qsh else "qsh")
         return wrapped
 
     return decorator

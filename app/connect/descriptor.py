@@ -10,6 +10,8 @@ from typing import Any, Final
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from app.connect.auth import authenticated_by
+
 #: The descriptor template kept at the top of the repository.
 TEMPLATE_PATH: Final = Path(__file__).resolve().parents[2] / "atlassian-connect.json"
 
@@ -55,6 +57,7 @@ def current_descriptor() -> dict[str, Any]:
 
 
 @bp.get("/atlassian-connect.json")
+@authenticated_by("public")  # Confluence fetches it without credentials
 def serve() -> ResponseReturnValue:
     """Serve the descriptor (unauthenticated, as Confluence fetches it)."""
     return jsonify(current_descriptor())

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.connect import tokens
-from app.connect.auth import expected_qsh, now_seconds
+from app.connect.auth import ANY_METHOD, authenticated_by, expected_qsh, now_seconds
 from app.connect.install_keys import InstallKeyCache
 from app.connect.requests_info import token_from
 from app.connect.tenant_hosts import host_allowed
@@ -32,9 +32,6 @@ from app.tenants.store import TenantStore
 
 bp = Blueprint("lifecycle", __name__, url_prefix="/lifecycle")
 
-#: Every method reaches the view, so that a request without a valid token is a 401 whatever its
-#: method, and only then a 405 (issue: no route may answer anything but 401 to an unsigned call).
-ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _MAX_BODY_BYTES = 64 * 1024
 
 
@@ -87,6 +84,7 @@ def _check_issuer(claims: tokens.Claims, payload: LifecyclePayload) -> None:
 
 
 @bp.route("/installed", methods=ANY_METHOD, provide_automatic_options=False)
+@authenticated_by("signed-install")
 def installed() -> tuple[str, int]:
     """Store (or update) the tenant after Atlassian's signed install verified."""
     claims = _verified_install_claims()
@@ -104,6 +102,7 @@ def installed() -> tuple[str, int]:
 
 
 @bp.route("/uninstalled", methods=ANY_METHOD, provide_automatic_options=False)
+@authenticated_by("signed-install")
 def uninstalled() -> tuple[str, int]:
     """Mark the tenant uninstalled (the row is kept); unknown tenants are a no-op."""
     claims = _verified_install_claims()
@@ -133,12 +132,14 @@ def _set_enabled(event: str, enabled: bool) -> tuple[str, int]:
 
 
 @bp.route("/enabled", methods=ANY_METHOD, provide_automatic_options=False)
+@authenticated_by("stored-secret")
 def enabled() -> tuple[str, int]:
     """Record that the site enabled the app."""
     return _set_enabled("enabled", True)
 
 
 @bp.route("/disabled", methods=ANY_METHOD, provide_automatic_options=False)
+@authenticated_by("stored-secret")
 def disabled() -> tuple[str, int]:
     """Record that the site disabled the app (a no-op once it is uninstalled)."""
     return _set_enabled("disabled", False)

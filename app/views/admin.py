@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.connect.auth import require_jwt
-from app.connect.lifecycle import ANY_METHOD
+from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
 from app.tenants.health import TenantHealth
@@ -34,5 +33,5 @@ def settings_page() -> ResponseReturnValue:
         settings=load_settings(session, tenant.client_key),
         health=health,
         rate_limit_hits=hits,
-        save_url=url_for("api.save_admin_settings"),
+        save_url=url_for("api.admin_settings"),
     )

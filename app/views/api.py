@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from app.connect.auth import now_seconds, require_jwt
+from app.connect.auth import ANY_METHOD, now_seconds, require_jwt
 from app.db import get_session
-from app.errors import BadRequestError, ConfluenceError, InvalidPayloadError
+from app.errors import BadRequestError, ConfluenceError, InvalidPayloadError, MethodNotAllowedError
 from app.reports.cache import ReportCache
 from app.tenants.settings import (
     ROWS_PER_PAGE_RANGE,
@@ -37,10 +37,12 @@ def _bounded_int(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-@bp.get("/freshness/items")
+@bp.route("/freshness/items", methods=ANY_METHOD, provide_automatic_options=False)
 @require_jwt(allow_context_qsh=True)
 def freshness_items() -> ResponseReturnValue:
     """The next rows of a rendered report ("Show more"), for the scope the macro page was given."""
+    if request.method != "GET":
+        raise MethodNotAllowedError("Use GET.")
     tenant = g.tenant
     scope = verify_scope(
         request.args.get("scope", ""),
@@ -68,11 +70,15 @@ def freshness_items() -> ResponseReturnValue:
     )
 
 
-@bp.post("/admin/settings")
+@bp.route("/admin/settings", methods=ANY_METHOD, provide_automatic_options=False)
 @require_jwt(allow_context_qsh=True)
-def save_admin_settings() -> ResponseReturnValue:
-    """Validate and save the tenant's settings; only site administrators may."""
+def admin_settings() -> ResponseReturnValue:
+    """GET the tenant's settings, or POST new ones; site administrators only."""
     require_site_admin()
+    if request.method == "GET":
+        return jsonify({"settings": load_settings(get_session(), g.tenant.client_key).as_json()})
+    if request.method != "POST":
+        raise MethodNotAllowedError("Use GET or POST.")
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise InvalidPayloadError("Send the settings as a JSON object.")
@@ -87,11 +93,3 @@ def save_admin_settings() -> ResponseReturnValue:
     ReportCache(session).invalidate_tenant(g.tenant.client_key)
     current_app.logger.info("settings saved for %s", g.tenant.client_key)
     return jsonify({"settings": settings.as_json()})
-
-
-@bp.get("/admin/settings")
-@require_jwt(allow_context_qsh=True)
-def read_admin_settings() -> ResponseReturnValue:
-    """The tenant's current settings (administrators only)."""
-    require_site_admin()
-    return jsonify({"settings": load_settings(get_session(), g.tenant.client_key).as_json()})

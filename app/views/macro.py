@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.connect.auth import now_seconds, require_jwt
-from app.connect.lifecycle import ANY_METHOD
+from app.connect.auth import ANY_METHOD, now_seconds, require_jwt
 from app.db import get_session
 from app.errors import ConfluenceError, MethodNotAllowedError
 from app.tenants.settings import load_settings

@@ -171,3 +171,20 @@ def test_other_methods_without_a_token_are_401(
 ) -> None:
     response = client.open("/macros/freshness", method=method)
     assert response.status_code == 401
+
+
+def test_an_app_with_an_unauthenticated_route_refuses_to_start(app_overrides: dict) -> None:
+    from flask import Blueprint
+
+    import app as app_package
+    from app.connect.auth import enforce_authentication
+
+    application = app_package.create_app(app_overrides)
+    open_bp = Blueprint("oops", __name__)
+    open_bp.add_url_rule("/oops", "oops", lambda: "open")
+    application.register_blueprint(open_bp)
+    with pytest.raises(RuntimeError, match=r"routes without authentication: oops\.oops"):
+        enforce_authentication(application)
+    from app.db import get_engine
+
+    get_engine(application).dispose()
