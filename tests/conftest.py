@@ -1,11 +1,12 @@
-"""Fixtures shared by the whole suite: an app on a fresh database, and a kit that plays Atlassian."""
+"""Fixtures for the whole suite: an app on a fresh database, a kit that plays Atlassian, and Chromium."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -17,6 +18,16 @@ from app.db import get_engine
 from tests.kit.atlassian import Atlassian, Site, running_atlassian
 from tests.kit.confluence import FakeConfluence
 from tests.kit.database import create_schema, fresh_database_url
+from tests.kit.e2e import (
+    BROWSER_TIMEOUT,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    screenshot,
+    skip_or_fail_without_browser,
+)
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 APP_BASE_URL = "https://app.example.test"
 APP_KEY = "com.example.confluence-freshness"
@@ -106,3 +117,54 @@ def installed_site(client: FlaskClient, atlassian: Atlassian, site: Site) -> Sit
     response = install(client, atlassian, site)
     assert response.status_code == 204, response.get_data(as_text=True)
     return site
+
+
+# ------------------------------------------------------------------------------------------------
+# Chromium: one browser for the whole session, a fresh context and page per test
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium; skips without it unless REQUIRE_BROWSER=1 (then fails).
+
+    One Playwright and one browser for every test in the session: Playwright's sync API allows one
+    instance per thread at a time, so no test may start its own; take ``page`` (or ``browser``).
+    """
+    skip_or_fail_without_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+@pytest.fixture
+def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A page in its own browser context; on a failed test its last state is saved as a screenshot."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(BROWSER_TIMEOUT * 1000)
+    new_page = context.new_page()
+    try:
+        yield new_page
+        if request.node.stash.get(CALL_FAILED, False):
+            with suppress(PlaywrightError):  # the evidence is a bonus; never mask the failure
+                screenshot(new_page, f"{request.node.name}-failed")
+    finally:
+        context.close()

@@ -138,6 +138,51 @@ class RunningEmulator:
         """The host page that frames a page module (admin, general, configure)."""
         return f"{self.url}/wiki/plugins/servlet/ac/{app_key}/{module_key}"
 
+    def set_faults(self, **faults: float) -> dict[str, Any]:
+        """``POST /_emulator/faults`` (merged): fault429Rate, fault5xxRate, retryAfter, latencyMs."""
+        response = requests.post(f"{self.url}/_emulator/faults", json=faults, timeout=HTTP_TIMEOUT)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def clear_faults(self) -> dict[str, Any]:
+        """Every REST call answers normally again."""
+        return self.set_faults(fault429Rate=0.0, fault5xxRate=0.0, latencyMs=0)
+
+    def set_macro_params(
+        self,
+        page_id: int | str,
+        params: Mapping[str, str],
+        module_key: str = MACRO_MODULE,
+        app_key: str = APP_KEY,
+    ) -> None:
+        """Store macro parameter values for a page (the page then carries that macro)."""
+        response = requests.post(
+            f"{self.url}/_emulator/pages/{page_id}/macro-params",
+            json={"appKey": app_key, "moduleKey": module_key, "params": dict(params)},
+            timeout=HTTP_TIMEOUT,
+        )
+        response.raise_for_status()
+
+    def context_token(
+        self,
+        account_id: str,
+        *,
+        space_key: str | None = None,
+        page_id: int | str | None = None,
+        app_key: str = APP_KEY,
+    ) -> str:
+        """A context JWT (``qsh=context-qsh``) for ``account_id``, minted as the host page's script does."""
+        body: dict[str, str] = {"appKey": app_key, "accountId": account_id}
+        if space_key is not None:
+            body["spaceKey"] = space_key
+        if page_id is not None:
+            body["pageId"] = str(page_id)
+        response = requests.post(f"{self.url}/wiki/_emulator/context-token", json=body, timeout=HTTP_TIMEOUT)
+        assert response.status_code == 200, f"context token refused: {response.status_code} {response.text}"
+        token: str = response.json()["token"]
+        return token
+
 
 @contextmanager
 def running_emulator(
