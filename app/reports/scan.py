@@ -77,15 +77,19 @@ def summarise(
 
 
 def _descendants_of(root_id: str, raws: Iterable[dict[str, Any]]) -> Iterator[ReportItem]:
+    """Yield the *current* descendants of ``root_id``; other statuses only link the tree."""
     parents: dict[str, str | None] = {}
     items: dict[str, ReportItem] = {}
-    for raw in raws:
+    current: set[str] = set()
+    for raw in map(_checked_raw, raws):
         item = to_item(raw)
         if item is None:
             continue
         parent = raw.get("parentId")
         parents[item.id] = str(parent) if parent is not None else None
         items[item.id] = item
+        if raw.get("status", "current") == "current":
+            current.add(item.id)
     if root_id not in items:
         raise ConfluenceNotFoundError(f"No page {root_id} in this space.")
     under: dict[str, bool] = {root_id: True}
@@ -102,7 +106,7 @@ def _descendants_of(root_id: str, raws: Iterable[dict[str, Any]]) -> Iterator[Re
         return result
 
     for page_id, item in items.items():
-        if page_id != root_id and is_under(page_id):
+        if page_id != root_id and page_id in current and is_under(page_id):
             yield item
 
 
@@ -118,6 +122,9 @@ def scan(client: ConfluenceClient, scope: ReportScope, now: datetime) -> Freshne
         raise ConfluenceNotFoundError(f"No space with key {scope.space_key!r}.")
     if scope.content_type == "blogposts":
         raws = client.iter_space_blogposts(space_id, status=["current"])
+    elif scope.root_page_id is not None:
+        # A current page may sit under an archived one; archived pages keep the tree connected.
+        raws = client.iter_space_pages(space_id, status=["current", "archived"])
     else:
         raws = client.iter_space_pages(space_id, status=["current"])
     if scope.root_page_id is not None:
@@ -127,7 +134,11 @@ def scan(client: ConfluenceClient, scope: ReportScope, now: datetime) -> Freshne
     return summarise(items, scope, now, space_name=space_name if isinstance(space_name, str) else None)
 
 
-def _checked(raw: Any) -> ReportItem | None:
+def _checked_raw(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfluenceBadResponseError("Confluence returned a list item that is not an object.")
-    return to_item(raw)
+    return raw
+
+
+def _checked(raw: Any) -> ReportItem | None:
+    return to_item(_checked_raw(raw))

@@ -30,9 +30,10 @@ def free_port() -> int:
 class FakeConfluence:
     """An emulator on a loopback port; ``base_url`` is its tenant base URL (with ``/wiki``)."""
 
-    def __init__(self, *, pages: int | None = None) -> None:
+    def __init__(self, *, pages: int | None = None, seed: int = 4242) -> None:
         port = free_port()
-        self.app = create_emulator(port=port, pages=pages)
+        # A fixed seed: the same content on every run, whatever port the emulator gets.
+        self.app = create_emulator(port=port, pages=pages, seed=seed)
         self.server = LiveServer(self.app, port)
         self.origin = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.origin}/wiki"

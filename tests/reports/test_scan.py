@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from app.errors import ConfluenceNotFoundError
 from app.reports.model import FreshnessReport, ReportItem, ReportScope
-from app.reports.scan import _descendants_of, summarise, to_item
+from app.reports.scan import _descendants_of, scan, summarise, to_item
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -108,3 +109,38 @@ def test_cache_key_names_every_part_of_the_scope() -> None:
     }
     assert len(keys) == 5
     assert ReportScope("docs").cache_key == ReportScope("DOCS").cache_key
+
+
+class FakeClient:
+    """Just enough of ConfluenceClient for scan(): one space, pages filtered by status as v2 does."""
+
+    def __init__(self, pages: list[dict[str, Any]]) -> None:
+        self.pages = pages
+        self.statuses: list[list[str]] = []
+
+    def iter_spaces(self, *, keys: list[str]) -> Iterator[dict[str, Any]]:
+        yield {"id": "9", "key": "DOCS", "name": "Docs"}
+
+    def iter_space_pages(self, space_id: str, *, status: list[str]) -> Iterator[dict[str, Any]]:
+        self.statuses.append(status)
+        return (page for page in self.pages if page["status"] in status)
+
+
+def test_root_scope_follows_current_pages_under_an_archived_parent() -> None:
+    # A page can stay current when its parent is archived; it is still under the root.
+    pages = [
+        raw(1, 5, status="current"),
+        raw(2, 500, parent=1, status="archived"),
+        raw(3, 400, parent=2, status="current"),
+        raw(4, 5, parent=1, status="current"),
+    ]
+    client = FakeClient(pages)
+    report = scan(client, ReportScope("DOCS", root_page_id="1"), NOW)  # type: ignore[arg-type]
+    assert sorted(item.id for item in report.items) == ["3", "4"]  # not the archived page itself
+    assert report.scanned == 2 and report.stale == 1
+
+
+def test_space_scope_reads_current_pages_only() -> None:
+    client = FakeClient([raw(1, 5, status="current"), raw(2, 500, status="archived")])
+    report = scan(client, ReportScope("DOCS"), NOW)  # type: ignore[arg-type]
+    assert [item.id for item in report.items] == ["1"] and client.statuses == [["current"]]
