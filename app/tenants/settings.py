@@ -110,9 +110,9 @@ def parse_settings(form: Mapping[str, Any]) -> ReportSettings:
     """Validate submitted settings (JSON names); raise SettingsValidationError listing every bad field."""
     errors: dict[str, str] = {}
     settings = ReportSettings(
-        stale_days=_integer(form, "staleDays", "Stale threshold", STALE_DAYS_RANGE, errors),
+        stale_days=_integer(form, "staleDays", "Stale after (days)", STALE_DAYS_RANGE, errors),
         cache_ttl_minutes=_integer(
-            form, "cacheTtlMinutes", "Cache lifetime", CACHE_TTL_MINUTES_RANGE, errors
+            form, "cacheTtlMinutes", "Cache lifetime (minutes)", CACHE_TTL_MINUTES_RANGE, errors
         ),
         rows_per_page=_integer(form, "rowsPerPage", "Rows per page", ROWS_PER_PAGE_RANGE, errors),
         excluded_spaces=_space_keys(form.get("excludedSpaces"), errors),
