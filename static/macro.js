@@ -8,8 +8,9 @@
   var tbody = document.getElementById("item-rows");
   var pageSize = parseInt(section.getAttribute("data-page-size"), 10) || 10;
 
-  function cell(row, text, className) {
+  function cell(row, text, className, label) {
     var td = document.createElement("td");
+    td.setAttribute("data-label", label);
     if (className) { td.className = className; }
     if (text !== null) { td.textContent = text; }
     row.appendChild(td);
@@ -19,7 +20,7 @@
   function addRow(item) {
     var tr = document.createElement("tr");
     tr.className = item.stale ? "is-stale" : "is-fresh";
-    var title = cell(tr, null);
+    var title = cell(tr, null, "", "Title");
     if (item.url) {
       var a = document.createElement("a");
       a.href = item.url;
@@ -29,7 +30,7 @@
     } else {
       title.textContent = item.title;
     }
-    var when = cell(tr, null);
+    var when = cell(tr, null, "", "Last updated");
     var time = document.createElement("time");
     time.dateTime = item.updatedAt;
     time.title = item.updatedDate;
@@ -39,8 +40,8 @@
     date.textContent = " (" + item.updatedDate + ")";
     when.appendChild(time);
     when.appendChild(date);
-    cell(tr, item.version === null ? "–" : String(item.version), "num");
-    cell(tr, item.editor || "unknown", "mono");
+    cell(tr, item.version === null ? "–" : String(item.version), "num", "Version");
+    cell(tr, item.editor || "unknown", "mono", "Last editor");
     tbody.appendChild(tr);
   }
 
