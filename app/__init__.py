@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from app import config as app_config
-from app import db, error_pages, http_headers, proxy
+from app import db, error_pages, http_headers, proxy, secrets_at_rest
 from app.commands import register_commands
 from app.connect import descriptor, lifecycle
 from app.connect.auth import enforce_authentication
@@ -33,6 +33,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(overrides or {})
     app_config.validate(app.config)
 
+    secrets_at_rest.configure(app.config["SECRETS_KEYS_LIST"])
     db.init_app(app)
     app.extensions["install_keys"] = InstallKeyCache(
         app.config["INSTALL_KEYS_URL"], timeout=app.config["INSTALL_KEYS_TIMEOUT"]

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from app.secrets_at_rest import parse_keys
+
 INSTANCE_DIR: Final = Path(__file__).resolve().parent.parent / "instance"
 
 #: Hosts for which plain ``http`` tenant base URLs are accepted (the local emulator).
@@ -37,6 +39,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "CONFLUENCE_MAX_TOTAL_SECONDS": 60.0,
     "PRODUCTION": False,
     "TRUSTED_PROXY_COUNT": 0,
+    "SECRETS_KEYS": "",
     # The app sets no cookie (tokens carry the context); should Flask's session ever set one, it is
     # a third-party cookie inside Confluence's iframe: Secure, HttpOnly and SameSite=None.
     "SESSION_COOKIE_SECURE": True,
@@ -62,6 +65,7 @@ _TYPES: Final[Mapping[str, type]] = {
     "CONFLUENCE_MAX_TOTAL_SECONDS": float,
     "PRODUCTION": bool,
     "TRUSTED_PROXY_COUNT": int,
+    "SECRETS_KEYS": str,
 }
 
 _APP_KEY_PATTERN: Final = re.compile(r"^[a-zA-Z0-9\-._]{1,80}$")
@@ -158,3 +162,12 @@ def validate(config: MutableMapping[str, Any]) -> None:
         config["SECRET_KEY"] = os.urandom(32).hex()
     if config["PRODUCTION"] and config.get("DEBUG"):
         raise ConfigError("refusing to start in production with debug on (unset FLASK_DEBUG)")
+    try:
+        config["SECRETS_KEYS_LIST"] = parse_keys(config.get("SECRETS_KEYS") or "")
+    except ValueError as exc:
+        raise ConfigError(
+            f"APP_SECRETS_KEYS: {exc}; make one with: python -c "
+            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from None
+    if config["PRODUCTION"] and not config["SECRETS_KEYS_LIST"]:
+        raise ConfigError("APP_SECRETS_KEYS must be set in production, so shared secrets are sealed at rest")

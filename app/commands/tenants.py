@@ -6,8 +6,10 @@ import json
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.orm.attributes import flag_modified
 
 from app.db import get_session
+from app.secrets_at_rest import current_box
 from app.tenants.store import TenantStore
 
 tenants_cli = AppGroup("tenants", help="Inspect tenants (installed Confluence sites).")
@@ -41,3 +43,16 @@ def list_command(include_all: bool, as_json: bool) -> None:
             )
     if not tenants and not as_json:
         click.echo("No tenants.", err=True)
+
+
+@tenants_cli.command("seal-secrets")
+def seal_secrets_command() -> None:
+    """Seal every stored shared secret with the newest APP_SECRETS_KEYS key (after adding or rotating)."""
+    if not current_box().sealing:
+        raise click.ClickException("Set APP_SECRETS_KEYS first: there is no key to seal with.")
+    session = get_session()
+    tenants = TenantStore(session).list(include_uninstalled=True)
+    for tenant in tenants:  # loading opens each secret (old keys included); flushing seals it anew
+        flag_modified(tenant, "shared_secret")
+    session.commit()
+    click.echo(f"Sealed the shared secrets of {len(tenants)} tenant(s) with the newest key.")

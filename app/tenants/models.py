@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.secrets_at_rest import SealedString
 
 
 def utcnow() -> datetime:
@@ -26,7 +27,8 @@ class Tenant(Base):
 
     client_key: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     app_key: Mapped[str] = mapped_column(sa.String(80))
-    shared_secret: Mapped[str] = mapped_column(sa.String(512))
+    #: Sealed at rest when APP_SECRETS_KEYS is set (app/secrets_at_rest.py); plaintext here.
+    shared_secret: Mapped[str] = mapped_column(SealedString(512))
     base_url: Mapped[str] = mapped_column(sa.String(255), index=True)
     display_url: Mapped[str | None] = mapped_column(sa.String(255))
     product_type: Mapped[str] = mapped_column(sa.String(32))

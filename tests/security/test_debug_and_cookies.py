@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.fernet import Fernet
 from flask import session
 
 from app import create_app
@@ -16,7 +17,13 @@ from tests.kit.database import fresh_database_url
 from tests.kit.processes import BIN, app_env, flask, free_port, running
 from tests.security.conftest import AppFactory, assert_security_headers
 
-PRODUCTION = {"PRODUCTION": True, "BASE_URL": "https://app.example.test", "SECRET_KEY": "k" * 32}
+SECRETS_KEYS = Fernet.generate_key().decode()
+PRODUCTION = {
+    "PRODUCTION": True,
+    "BASE_URL": "https://app.example.test",
+    "SECRET_KEY": "k" * 32,
+    "SECRETS_KEYS": SECRETS_KEYS,
+}
 
 
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -25,6 +32,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "APP_PRODUCTION": "true",
             "APP_BASE_URL": "https://app.example.test",
             "APP_SECRET_KEY": "k" * 32,
+            "APP_SECRETS_KEYS": SECRETS_KEYS,
             "APP_DATABASE_URL": fresh_database_url(tmp_path),
             **extra,
         }
