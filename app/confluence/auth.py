@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import requests
@@ -15,6 +16,9 @@ from requests.auth import AuthBase
 
 from app.connect.qsh import query_string_hash
 from app.connect.tokens import APP_TOKEN_LIFETIME_SECONDS, sign_app_token
+
+#: Marks a request already re-sent with a fresh bearer token, so a 401 is never retried twice.
+_RETRIED: Final = "_confluence_bearer_retried"
 
 
 class ConnectJWTAuth(AuthBase):
@@ -60,15 +64,40 @@ class BearerAuth(AuthBase):
     """Send ``Authorization: Bearer <token>``, asking ``token_for`` on every request.
 
     Asking per request (rather than holding one token) lets a long pagination or a retry pick up a
-    renewed token from the cache once the old one is about to expire.
+    renewed token from the cache once the old one is about to expire. When Confluence refuses a
+    token (401) before it expired, e.g. revoked, ``on_refused`` drops it from the cache and the
+    request is sent once more with a fresh token, as requests' own digest auth re-sends after a
+    challenge; a second 401 is returned as it is.
     """
 
-    def __init__(self, token_for: Callable[[], str]) -> None:
+    def __init__(self, token_for: Callable[[], str], on_refused: Callable[[], None] | None = None) -> None:
         self._token_for = token_for
+        self._on_refused = on_refused
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         r.headers["Authorization"] = f"Bearer {self._token_for()}"
+        if self._on_refused is not None and not getattr(r, _RETRIED, False):
+            r.hooks.setdefault("response", []).append(self._retry_with_a_fresh_token)
         return r
+
+    def _retry_with_a_fresh_token(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        if (
+            response.status_code != 401
+            or self._on_refused is None
+            or getattr(response.request, _RETRIED, False)
+        ):
+            return response
+        self._on_refused()
+        retry = response.request.copy()
+        retry.hooks = {"response": []}  # this retry is the last one
+        setattr(retry, _RETRIED, True)
+        retry.headers["Authorization"] = f"Bearer {self._token_for()}"
+        response.content  # noqa: B018  (read the body so the connection can be reused)
+        response.close()
+        fresh: requests.Response = response.connection.send(retry, **kwargs)
+        fresh.history.append(response)
+        fresh.request = retry
+        return fresh
 
     def __repr__(self) -> str:
         return "BearerAuth(<token hidden>)"

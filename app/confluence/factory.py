@@ -148,4 +148,6 @@ def client_as_user(
         oauth_url=settings.oauth_url,
         clock=clock,
     )
-    return ConfluenceClient(creds.base_url, BearerAuth(source), transport, max_pages=settings.max_pages)
+    return ConfluenceClient(
+        creds.base_url, BearerAuth(source, on_refused=source.forget), transport, max_pages=settings.max_pages
+    )

@@ -172,6 +172,10 @@ class UserTokenSource:
     def __call__(self) -> str:
         return self._cache.get(self.key, self._fetch)
 
+    def forget(self) -> None:
+        """Drop this user's cached token (Confluence refused it)."""
+        self._cache.forget(self.key)
+
     def _fetch(self) -> tuple[str, float]:
         assertion = build_assertion(
             oauth_client_id=self._oauth_client_id,

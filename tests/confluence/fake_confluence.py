@@ -80,6 +80,8 @@ class FakeConfluence:
     token_delay: float = 0.0
     token_requests: list[dict[str, Any]] = field(default_factory=list)
     issued_tokens: set[str] = field(default_factory=set)
+    #: Refuse every bearer token, even freshly issued ones (a user who lost access).
+    refuse_all_bearers: bool = False
     site_url: str = ""  # set once served: http://127.0.0.1:port
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,6 +98,8 @@ class FakeConfluence:
         """Return why the request's credential is refused, or None if it is good."""
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
+            if self.refuse_all_bearers:
+                return "bearer tokens refused"
             return None if header[7:] in self.issued_tokens else "unknown bearer token"
         if not header.startswith("JWT "):
             return "no JWT"

@@ -184,3 +184,34 @@ def test_scopes_are_normalised() -> None:
 
 def test_a_new_secret_misses_the_cache() -> None:
     assert TokenKey.for_user("t", "u", ["READ"], "old") != TokenKey.for_user("t", "u", ["READ"], "new")
+
+
+def test_a_revoked_token_is_dropped_and_replaced_once(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    site: FakeConfluence,
+) -> None:
+    client = as_user(made, creds, settings, cache)
+    client.get_space(1)
+    site.issued_tokens.clear()  # Confluence no longer honours the cached token (revoked, rotated)
+    assert client.get_space(1)["id"] is not None
+    assert len(site.token_requests) == 2
+    assert len(site.auth_failures) == 1  # the one refused attempt, then the fresh token worked
+
+
+def test_a_token_refused_twice_is_an_unauthorized_error(
+    made: list[ConfluenceClient],
+    creds: Creds,
+    settings: ClientSettings,
+    cache: TokenCache,
+    site: FakeConfluence,
+) -> None:
+    from app.errors import ConfluenceUnauthorizedError
+
+    client = as_user(made, creds, settings, cache)
+    site.refuse_all_bearers = True
+    with pytest.raises(ConfluenceUnauthorizedError):
+        client.get_space(1)
+    assert len(site.token_requests) == 2  # one retry with a fresh token, not a loop
