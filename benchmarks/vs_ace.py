@@ -1,0 +1,892 @@
+"""Side by side: our app under gunicorn against atlassian-connect-express (ACE) 11.5.3, with wrk.
+
+Both servers run on this machine, on loopback, with real installs: ACE gets an RS256 signed install
+whose public key is on the peer harness's key server; ours is installed by the emulator's real
+lifecycle (``POST /_emulator/apps``). Then, for each scenario, wrk drives each server for a fixed
+duration after a warm-up, cycling through pre-signed URLs with a Lua script:
+
+* ``iframe``: an iframe load with a product-signed URL (HS256, qsh over the full query with
+  Confluence's ``xdm_e``, ``xdm_c``, ``cp``, ``lic``, ``cv``; token in ``?jwt=``). ACE: its ``/macro``
+  route, a trivial page. Ours: ``/macros/freshness``, the real freshness report served from the shared
+  database cache (filled by a first render before measuring), so every request also reads the
+  tenant's settings and the cached report, decodes its JSON and renders a Jinja template.
+* ``admin``: the admin iframe. ACE: ``/config`` (trivial page). Ours: ``/admin/freshness`` (settings,
+  health, and the site-admin check, cached per worker for 60 s).
+* ``bad-qsh``: a valid signature whose qsh was computed for another query; both answer 401. This
+  isolates the JWT verification path (tenant lookup, signature, qsh).
+* ``descriptor``: ``GET /atlassian-connect.json``, unauthenticated.
+
+It prints requests/s, p50 and p99 latency for ACE and for us and the ratio ours/ACE, the CPU time the
+server spent per request, and the peak RSS of each server's process tree. It asserts nothing about
+timing: wrk and both servers share this machine's cores, so the figures are relative ones.
+
+Run: ``.venv/bin/python benchmarks/vs_ace.py [--duration 10] [--connections 16]``.
+ACE's npm install is cached in ``test-artifacts/ace-peer/`` (about 1.5 minutes the first time).
+With ``BENCH_DATABASE_URL=postgresql+psycopg://…`` (an empty database) ours is also run on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from html import unescape
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import jwt
+import requests
+from atlassian_jwt.url_utils import hash_url
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from emulator.server import create_app as create_emulator
+from emulator.state import emulator_state
+from tests.kit.live import LiveServer
+
+REPO = Path(__file__).resolve().parent.parent
+HARNESS = Path("/work/shared/peers/ace")
+ACE_CACHE = REPO / "test-artifacts" / "ace-peer"
+BIN = Path(sys.executable).parent
+ADMIN_ACCOUNT = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"  # the emulator's Ada Admin
+ACE_TENANT = "https://bench.atlassian.net/wiki"  # production ACE only accepts *.atlassian.net hosts
+URLS_PER_SCENARIO = 200
+TOKEN_LIFETIME = 180
+
+
+class BenchError(Exception):
+    """Something did not come up; the message says what and where to look."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def log(message: str) -> None:
+    print(f"[vs_ace {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+# -- processes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server started in its own process group, with its log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        # workers left behind by a master that died first
+        with suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def start(name: str, argv: list[str], *, cwd: Path, env: dict[str, str], log_dir: Path) -> Server:
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Server(name, process, log_path)
+
+
+def wait_up(server: Server, url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise BenchError(
+                f"{server.name} exited with {server.process.returncode} before answering {url}; "
+                f"log {server.log_path}:\n{tail(server.log_path)}"
+            )
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise BenchError(
+        f"{server.name} did not answer {url} within {timeout:.0f} s; log:\n{tail(server.log_path)}"
+    )
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def tree_rss_kib(root: int) -> int:
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+        total += int(match.group(1)) if match else 0
+    return total
+
+
+def tree_cpu_seconds(root: int) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in tree_pids(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+class RssSampler:
+    """Peak RSS of each watched process tree, sampled every 100 ms in a thread."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, int] = {}
+        self._watched: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def watch(self, label: str, pid: int) -> None:
+        with self._lock:
+            self._watched[label] = pid
+
+    def unwatch(self, label: str) -> None:
+        self.sample()
+        with self._lock:
+            self._watched.pop(label, None)
+
+    def sample(self) -> None:
+        with self._lock:
+            watched = dict(self._watched)
+        for label, pid in watched.items():
+            rss = tree_rss_kib(pid)
+            if rss:
+                self.peaks[label] = max(self.peaks.get(label, 0), rss)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.sample()
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+def iframe_params(xdm_e: str, app_key: str, module_key: str) -> list[tuple[str, str]]:
+    """The context parameters Confluence appends to every iframe URL."""
+    return [
+        ("xdm_e", xdm_e),
+        ("xdm_c", f"channel-{app_key}__{module_key}"),
+        ("cp", "/wiki"),
+        ("xdm_deprecated_addon_key_do_not_use", app_key),
+        ("lic", "none"),
+        ("cv", "1.1234.0"),
+    ]
+
+
+def host_token(client_key: str, secret: str, qsh: str, *, context: dict[str, Any]) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": client_key,
+        "sub": ADMIN_ACCOUNT,
+        "iat": now,
+        "exp": now + TOKEN_LIFETIME,
+        "qsh": qsh,
+        "context": context,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def signed(path_and_query: str, token: str) -> str:
+    return f"{path_and_query}{'&' if '?' in path_and_query else '?'}jwt={token}"
+
+
+@dataclass
+class Tenant:
+    client_key: str
+    secret: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def token_for(self, path: str, *, bad_qsh: bool = False) -> str:
+        """A product token for ``GET path``; with ``bad_qsh``, its qsh names another query."""
+        qsh = hash_url("GET", "/macro?pageId=1" if bad_qsh else path)
+        return host_token(self.client_key, self.secret, qsh, context=self.context)
+
+    def urls(self, make_path: Callable[[int], str], *, bad_qsh: bool = False) -> list[str]:
+        """``URLS_PER_SCENARIO`` signed URLs, each with its own token (and qsh)."""
+        return [
+            signed(path, self.token_for(path, bad_qsh=bad_qsh))
+            for path in map(make_path, range(URLS_PER_SCENARIO))
+        ]
+
+
+# -- ACE ------------------------------------------------------------------------------------------
+
+
+def ace_stamp() -> str:
+    digest = hashlib.sha256()
+    for name in ("package.json", "package-lock.json"):
+        digest.update((HARNESS / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ensure_ace_install(timeout: float) -> Path:
+    """``node_modules`` for the harness, installed once (``run.sh install``) and cached by lockfile."""
+    if not (HARNESS / "run.sh").exists():
+        raise BenchError(f"the ACE peer harness is not at {HARNESS}")
+    stamp_file = ACE_CACHE / ".vs_ace-stamp"
+    modules = ACE_CACHE / "node_modules"
+    binding = modules / "sqlite3" / "build" / "Release" / "node_sqlite3.node"
+    if stamp_file.exists() and stamp_file.read_text() == ace_stamp() and binding.exists():
+        return modules
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            raise BenchError(f"{tool} is not on PATH: ACE needs Node 20 + npm")
+    log(f"installing ACE into {ACE_CACHE} (npm ci + sqlite3 build; about 1.5 minutes, once)")
+    ACE_CACHE.mkdir(parents=True, exist_ok=True)
+    for item in HARNESS.iterdir():
+        if item.is_file():
+            target = ACE_CACHE / item.name
+            target.unlink(missing_ok=True)
+            shutil.copyfile(item, target)
+    (ACE_CACHE / "run.sh").chmod(0o755)
+    install_log = ACE_CACHE / "install.log"
+    with install_log.open("wb") as out:
+        try:
+            result = subprocess.run(
+                ["./run.sh", "install"],
+                cwd=ACE_CACHE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                start_new_session=True,
+            )
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"ACE's npm install took over {timeout:.0f} s; see {install_log}") from None
+    if result.returncode != 0 or not binding.exists():
+        raise BenchError(
+            f"ACE's npm install failed (exit {result.returncode}); log {install_log}:\n{tail(install_log)}"
+        )
+    stamp_file.write_text(ace_stamp())
+    return modules
+
+
+@dataclass
+class Ace:
+    server: Server
+    keyserver: Server
+    url: str
+    tenant: Tenant
+
+
+def start_ace(modules: Path, tmp: Path) -> Ace:
+    """Copy the harness to ``tmp``, start its key server and app, and install one tenant (signed)."""
+    home = tmp / "ace"
+    shutil.copytree(HARNESS, home)
+    for path in [home, *home.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    (home / "node_modules").symlink_to(modules)
+    keys = home / ".run" / "keys"
+    keys.mkdir(parents=True)
+    port, keys_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "ACE_PEER_PORT": str(port),
+        "ACE_PEER_KEYS_PORT": str(keys_port),
+        "ACE_PEER_KEYS_DIR": str(keys),
+        "ACE_PEER_STORE": "sqlite-file",
+        "ACE_PEER_DB": str(home / ".run" / "ace-peer.db"),
+        "NODE_ENV": "production",
+        "CONNECT_KEYS_CDN_URL": f"http://127.0.0.1:{keys_port}",
+    }
+    keyserver = start("ace-keyserver", ["node", "keyserver.js"], cwd=home, env=env, log_dir=tmp)
+    server = start("ace-app", ["node", "app.js"], cwd=home, env=env, log_dir=tmp)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_up(keyserver, f"http://127.0.0.1:{keys_port}/none", timeout=15)
+        wait_up(server, f"{url}/healthz", timeout=20)
+        tenant = Tenant(
+            client_key=f"bench-{uuid.uuid4().hex[:12]}",
+            secret=uuid.uuid4().hex + uuid.uuid4().hex,
+            context={"user": {"accountId": ADMIN_ACCOUNT}},
+        )
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        kid = f"bench-{uuid.uuid4().hex[:8]}"
+        (keys / f"{kid}.pem").write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        now = int(time.time())
+        token = jwt.encode(
+            {
+                "iss": tenant.client_key,
+                "sub": ADMIN_ACCOUNT,
+                "aud": [url],
+                "iat": now,
+                "exp": now + TOKEN_LIFETIME,
+                "qsh": hash_url("POST", "/installed"),
+                "context": {},
+            },
+            key,
+            algorithm="RS256",
+            headers={"kid": kid},
+        )
+        payload = {
+            "key": "ace-peer-harness",
+            "clientKey": tenant.client_key,
+            "sharedSecret": tenant.secret,
+            "serverVersion": "6452",
+            "pluginsVersion": "1001.0.0-SNAPSHOT",
+            "baseUrl": ACE_TENANT,
+            "displayUrl": ACE_TENANT,
+            "productType": "confluence",
+            "description": "benchmark tenant",
+            "eventType": "installed",
+            "oauthClientId": "bench-oauth-client",
+            "cloudId": str(uuid.uuid4()),
+        }
+        response = requests.post(
+            f"{url}/installed", json=payload, headers={"Authorization": f"JWT {token}"}, timeout=10
+        )
+        if response.status_code != 204:
+            raise BenchError(
+                f"ACE refused the signed install: {response.status_code} {response.text[:200]}; "
+                f"log:\n{tail(server.log_path)}"
+            )
+    except BaseException:
+        server.stop()
+        keyserver.stop()
+        raise
+    return Ace(server, keyserver, url, tenant)
+
+
+def ace_paths(kind: str) -> Callable[[int], str]:
+    app_key = "ace-peer-harness"
+    xdm_e = "https://bench.atlassian.net"
+    if kind == "admin":
+        return lambda i: "/config?" + urlencode(iframe_params(xdm_e, app_key, "peer-config"))
+
+    def macro(i: int) -> str:
+        params = [("pageId", "98765"), ("macroId", f"bench-macro-{i:04d}")]
+        return "/macro?" + urlencode(params + iframe_params(xdm_e, app_key, "peer-macro"))
+
+    return macro
+
+
+# -- ours -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Ours:
+    url: str
+    port: int
+    env: dict[str, str]
+    macro_path: str  # the iframe path and query the emulator builds, without the jwt
+    tenant: Tenant | None = None
+
+
+def our_env(app_url: str, emulator_url: str, database: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "FLASK_"))}
+    env.update(
+        {
+            "APP_BASE_URL": app_url,
+            "APP_DATABASE_URL": database,
+            "APP_INSTALL_KEYS_URL": f"{emulator_url}/install-keys",
+            "APP_OAUTH_URL": emulator_url,
+            "APP_ALL_JS_URL": f"{emulator_url}/atlassian-connect/all.js",
+            "APP_ALLOWED_TENANT_HOSTS": '["127.0.0.1"]',
+            "APP_SECRET_KEY": "bench-" + uuid.uuid4().hex,
+            # as in production (which refuses to start without): shared secrets sealed at rest
+            "APP_SECRETS_KEYS": Fernet.generate_key().decode(),
+        }
+    )
+    return env
+
+
+def migrate(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", "db", "upgrade"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    if result.returncode != 0:
+        raise BenchError(f"flask db upgrade failed ({env['APP_DATABASE_URL']}):\n{result.stderr[-2000:]}")
+
+
+def start_gunicorn(name: str, port: int, env: dict[str, str], threads: int, log_dir: Path) -> Server:
+    argv = [str(BIN / "gunicorn"), "app:create_app()", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
+    if threads > 1:
+        argv += ["--worker-class", "gthread", "--threads", str(threads)]
+    return start(name, argv, cwd=REPO, env=env, log_dir=log_dir)
+
+
+def install_ours(emulator: Any, emulator_url: str, ours: Ours, first: bool) -> None:
+    """Install (first database) or reinstall (later ones) through the emulator's real lifecycle."""
+    if first:
+        response = requests.post(
+            f"{emulator_url}/_emulator/apps",
+            json={"descriptorUrl": f"{ours.url}/atlassian-connect.json"},
+            timeout=60,
+        )
+    else:
+        key = ours.env.get("APP_KEY", "com.example.confluence-freshness")
+        response = requests.post(f"{emulator_url}/_emulator/apps/{key}/reinstall", timeout=60)
+    if response.status_code not in (200, 201):
+        raise BenchError(
+            f"the emulator could not install our app: {response.status_code} {response.text[:300]}"
+        )
+    key = response.json()["key"]
+    state = emulator_state(emulator)
+    record = state.apps.get(key)
+    if record is None:
+        raise BenchError(f"the emulator has no record of {key} after installing it")
+    ours.tenant = Tenant(client_key=state.site.client_key, secret=record.shared_secret)
+
+
+def emulator_macro_path(emulator_url: str, homepage_id: int, app_url: str) -> str:
+    page = requests.get(f"{emulator_url}/wiki/spaces/DOCS/pages/{homepage_id}", timeout=30).text
+    match = re.search(r'<iframe[^>]+src="([^"]+/macros/freshness[^"]+)"', page)
+    if not match:
+        raise BenchError("the emulator's host page has no macro iframe: is our app installed?")
+    src = urlsplit(unescape(match.group(1)))
+    query = [(k, v) for k, v in parse_qsl(src.query, keep_blank_values=True) if k != "jwt"]
+    return f"{src.path}?{urlencode(query, quote_via=quote)}"
+
+
+def our_paths(kind: str, ours: Ours, emulator_url: str) -> Callable[[int], str]:
+    if kind == "admin":
+        params = iframe_params(emulator_url, "com.example.confluence-freshness", "freshness-admin")
+        return lambda i: "/admin/freshness?" + urlencode(params)
+    base = ours.macro_path
+
+    def macro(i: int) -> str:
+        return re.sub(r"macroId=[^&]*", f"macroId=bench-macro-{i:04d}", base)
+
+    return macro
+
+
+# -- wrk ------------------------------------------------------------------------------------------
+
+LUA = """
+local paths = %(paths)s
+local counter = 0
+setup = function(thread)
+  thread:set("offset", counter)
+  counter = counter + 61
+end
+local i = 0
+init = function(args)
+  i = offset or 0
+end
+request = function()
+  i = i + 1
+  if i > #paths then i = 1 end
+  return wrk.format("GET", paths[i])
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    "WRKJSON {\\"requests\\": %%d, \\"duration_us\\": %%d, \\"bytes\\": %%d, \\"p50\\": %%d, "
+    .. "\\"p99\\": %%d, \\"connect\\": %%d, \\"read\\": %%d, \\"write\\": %%d, \\"status\\": %%d, "
+    .. "\\"timeout\\": %%d}\\n",
+    summary.requests, summary.duration, summary.bytes, latency:percentile(50),
+    latency:percentile(99), summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout))
+end
+"""
+
+
+def lua_script(paths: list[str], directory: Path) -> Path:
+    quoted = ", ".join(json.dumps(p) for p in paths)  # JSON strings are valid Lua strings here
+    script = directory / f"wrk-{uuid.uuid4().hex[:8]}.lua"
+    script.write_text(LUA % {"paths": "{" + quoted + "}"})
+    return script
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    non_expected: int
+    cpu_ms_per_request: float
+    status: int
+    body_bytes: int
+
+
+def run_wrk(url: str, script: Path, seconds: float, connections: int, threads: int) -> dict[str, int]:
+    argv = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"wrk against {url} did not finish") from None
+    match = re.search(r"^WRKJSON (.*)$", result.stdout, re.M)
+    if result.returncode != 0 or not match:
+        raise BenchError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
+    parsed: dict[str, int] = json.loads(match.group(1))
+    return parsed
+
+
+def measure(
+    server: Server, base_url: str, paths: list[str], expected: int, args: argparse.Namespace, tmp: Path
+) -> Result:
+    """Check one request, warm up, then measure with wrk; CPU of the server tree over the measured run."""
+    probe = requests.get(base_url + paths[0], timeout=30)
+    if probe.status_code != expected:
+        raise BenchError(
+            f"{server.name}: GET {paths[0][:80]}… answered {probe.status_code}, not {expected}: "
+            f"{probe.text[:300]}"
+        )
+    script = lua_script(paths, tmp)
+    if args.warmup > 0:
+        run_wrk(base_url, script, args.warmup, args.connections, args.threads)
+    cpu_before = tree_cpu_seconds(server.process.pid)
+    raw = run_wrk(base_url, script, args.duration, args.connections, args.threads)
+    cpu = tree_cpu_seconds(server.process.pid) - cpu_before
+    requests_done = max(raw["requests"], 1)
+    socket_errors = raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    # wrk counts every status >= 400 as an error; for the 401 scenario those are the expected answers
+    non_expected = raw["status"] if expected < 400 else 0
+    return Result(
+        rps=raw["requests"] / (raw["duration_us"] / 1e6),
+        p50_ms=raw["p50"] / 1000,
+        p99_ms=raw["p99"] / 1000,
+        errors=socket_errors,
+        non_expected=non_expected,
+        cpu_ms_per_request=cpu * 1000 / requests_done,
+        status=probe.status_code,
+        body_bytes=len(probe.content),
+    )
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+SCENARIOS = [
+    ("iframe", "iframe load, product-signed URL (ACE /macro vs ours /macros/freshness)", 200),
+    ("admin", "admin iframe, product-signed URL (ACE /config vs ours /admin/freshness)", 200),
+    ("bad-qsh", "iframe URL whose token has a wrong qsh: 401 (JWT verification path)", 401),
+    ("descriptor", "GET /atlassian-connect.json, unauthenticated", 200),
+]
+
+
+def versions(modules: Path) -> dict[str, str]:
+    def npm_version(package: str) -> str:
+        try:
+            return str(json.loads((modules / package / "package.json").read_text())["version"])
+        except (OSError, KeyError, ValueError):
+            return "?"
+
+    def py_version(package: str) -> str:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    wrk_banner = subprocess.run(["wrk", "--version"], capture_output=True, text=True, timeout=10)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
+    ).stdout.strip()
+    return {
+        "ACE": (
+            f"atlassian-connect-express {npm_version('atlassian-connect-express')}, "
+            f"atlassian-jwt {npm_version('atlassian-jwt')}, express {npm_version('express')}, "
+            f"sqlite3 {npm_version('sqlite3')}, Node {node}"
+        ),
+        "ours": (
+            f"confluence-freshness {py_version('confluence-freshness')} ({commit}), "
+            f"Flask {py_version('flask')}, "
+            f"gunicorn {py_version('gunicorn')}, PyJWT {py_version('pyjwt')}, "
+            f"SQLAlchemy {py_version('sqlalchemy')}, Python {sys.version.split()[0]}"
+        ),
+        "wrk": (wrk_banner.stdout + wrk_banner.stderr).split("Copyright")[0].strip(),
+    }
+
+
+@contextmanager
+def terminate_on_signals() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into SystemExit so that the finally blocks tear everything down."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(f"interrupted by signal {signum}")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds measured per scenario and server")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
+    parser.add_argument("--pages", type=int, default=1000, help="pages in the emulator's DOCS space")
+    parser.add_argument(
+        "--variants",
+        default="sync,gthread",
+        help="our gunicorn variants: sync (2 sync workers) and/or gthread (2 workers x 4 threads)",
+    )
+    parser.add_argument("--scenarios", default=",".join(s[0] for s in SCENARIOS))
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    if not 1 <= args.duration <= 120 or args.warmup + args.duration + 10 > TOKEN_LIFETIME:
+        parser.error("--duration must be 1..120 s (tokens live 180 s, warm-up included)")
+    if shutil.which("wrk") is None:
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if not variants or any(v not in {"sync", "gthread"} for v in variants):
+        parser.error("--variants takes sync and/or gthread")
+    scenarios = [s for s in SCENARIOS if s[0] in args.scenarios.split(",")]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    started = time.monotonic()
+    modules = ensure_ace_install(timeout=420)
+    databases = [("sqlite", None)]
+    if os.environ.get("BENCH_DATABASE_URL"):
+        databases.append(("postgresql", os.environ["BENCH_DATABASE_URL"]))
+
+    results: dict[tuple[str, str], Result] = {}
+    targets: list[str] = ["ACE"]
+    notes: dict[str, str] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="vs_ace-") as tmp_name,
+        RssSampler() as rss,
+        terminate_on_signals(),
+    ):
+        tmp = Path(tmp_name)
+        # -- ACE
+        log("starting ACE (key server + app) and installing one tenant with a signed install")
+        ace = start_ace(modules, tmp)
+        try:
+            rss.watch("ACE", ace.server.process.pid)
+            for kind, _title, expected in scenarios:
+                if kind == "descriptor":
+                    paths = ["/atlassian-connect.json"]
+                else:
+                    maker = ace_paths("admin" if kind == "admin" else "iframe")
+                    paths = ace.tenant.urls(maker, bad_qsh=kind == "bad-qsh")
+                log(f"ACE: {kind}")
+                results[("ACE", kind)] = measure(ace.server, ace.url, paths, expected, args, tmp)
+            rss.unwatch("ACE")
+        finally:
+            ace.server.stop()
+            ace.keyserver.stop()
+
+        # -- ours: the emulator in this process (idle while wrk runs), gunicorn in its own processes
+        emulator_port, app_port = free_port(), free_port()
+        emulator_url, app_url = f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{app_port}"
+        emulator = create_emulator(port=emulator_port, pages=args.pages, seed=1)
+        emulator_server = LiveServer(emulator, emulator_port).start()
+        try:
+            space = emulator_state(emulator).site.space_by_key("DOCS")
+            assert space is not None
+            for db_index, (db_name, db_url) in enumerate(databases):
+                database = db_url or f"sqlite:///{tmp}/ours.db"
+                env = our_env(app_url, emulator_url, database)
+                log(f"ours on {db_name}: flask db upgrade")
+                migrate(env)
+                ours = Ours(app_url, app_port, env, macro_path="")
+                for v_index, variant in enumerate(variants):
+                    label = f"ours {variant}" + (f" {db_name}" if len(databases) > 1 else "")
+                    threads = 4 if variant == "gthread" else 1
+                    server = start_gunicorn(label.replace(" ", "-"), app_port, env, threads, tmp)
+                    try:
+                        wait_up(server, f"{app_url}/atlassian-connect.json", timeout=30)
+                        rss.watch(label, server.process.pid)
+                        if v_index == 0:
+                            log(f"{label}: install via the emulator, then a first render (fills the cache)")
+                            install_ours(emulator, emulator_url, ours, first=db_index == 0)
+                            ours.macro_path = emulator_macro_path(emulator_url, space.homepage_id, app_url)
+                            assert ours.tenant is not None
+                            first = time.perf_counter()
+                            first_url = signed(ours.macro_path, ours.tenant.token_for(ours.macro_path))
+                            response = requests.get(app_url + first_url, timeout=120)
+                            if response.status_code != 200:
+                                raise BenchError(f"the first render answered {response.status_code}")
+                            notes[f"first render ({db_name})"] = (
+                                f"{time.perf_counter() - first:.2f} s for {args.pages:,} pages"
+                            )
+                        assert ours.tenant is not None
+                        for kind, _title, expected in scenarios:
+                            if kind == "descriptor":
+                                paths = ["/atlassian-connect.json"]
+                            else:
+                                maker = our_paths(
+                                    "admin" if kind == "admin" else "iframe", ours, emulator_url
+                                )
+                                paths = ours.tenant.urls(maker, bad_qsh=kind == "bad-qsh")
+                            log(f"{label}: {kind}")
+                            results[(label, kind)] = measure(server, app_url, paths, expected, args, tmp)
+                        rss.unwatch(label)
+                        targets.append(label)
+                    finally:
+                        server.stop()
+        finally:
+            emulator_server.stop()
+
+    report(results, targets, scenarios, rss.peaks, versions(modules), notes, args, time.monotonic() - started)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "results": {f"{t}|{k}": vars(r) for (t, k), r in results.items()},
+                    "peak_rss_mib": {k: v / 1024 for k, v in rss.peaks.items()},
+                },
+                indent=2,
+            )
+        )
+    return 0
+
+
+def report(
+    results: dict[tuple[str, str], Result],
+    targets: list[str],
+    scenarios: list[tuple[str, str, int]],
+    peaks: dict[str, int],
+    tool_versions: dict[str, str],
+    notes: dict[str, str],
+    args: argparse.Namespace,
+    elapsed: float,
+) -> None:
+    print()
+    for name, version in tool_versions.items():
+        print(f"{name + ':':6} {version}")
+    print(
+        f"load:  wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s "
+        f"per scenario and server, {URLS_PER_SCENARIO} pre-signed URLs cycled; {os.cpu_count()} CPUs "
+        "shared by wrk and the servers"
+    )
+    print(
+        "ACE:   node app.js (one process, NODE_ENV=production, sqlite store). "
+        "ours: gunicorn 'app:create_app()' -w 2 (sync; gthread = 4 threads per worker), "
+        "secrets sealed at rest (APP_SECRETS_KEYS)"
+    )
+    print()
+    for kind, title, _expected in scenarios:
+        ace = results.get(("ACE", kind))
+        print(f"{kind}: {title}")
+        print(
+            f"  {'server':22}{'status':>7}{'bytes':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'CPU ms/req':>12}{'errors':>8}{'req/s ours/ACE':>16}{'p50 ours/ACE':>14}"
+        )
+        for target in targets:
+            r = results.get((target, kind))
+            if r is None:
+                continue
+            ratio = p50_ratio = ""
+            if target != "ACE" and ace is not None:
+                ratio = f"{r.rps / ace.rps:.2f}x"
+                p50_ratio = f"{r.p50_ms / ace.p50_ms:.2f}x" if ace.p50_ms else ""
+            print(
+                f"  {target:22}{r.status:>7}{r.body_bytes:>8}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
+                f"{r.cpu_ms_per_request:>12.2f}{r.errors + r.non_expected:>8}{ratio:>16}{p50_ratio:>14}"
+            )
+        print()
+    print("peak RSS of each server's process tree (ACE: the node app; ours: gunicorn master + 2 workers):")
+    for target in targets:
+        print(f"  {target:22}{peaks.get(target, 0) / 1024:>8.1f} MiB")
+    for name, note in notes.items():
+        print(f"{name}: {note}")
+    print(
+        "\nNot like for like: ACE's /macro and /config render a trivial page (a tenant lookup and a string"
+        "\ntemplate). Our /macros/freshness does real work per request: tenant lookup, settings read, the"
+        "\ncached report read from the shared database, its JSON decoded, a scope token signed and a Jinja"
+        "\npage rendered; /admin/freshness reads settings and health and checks the site-admin cache."
+        "\nThe bad-qsh and descriptor rows are the closest to like for like. gunicorn sync workers close the"
+        "\nconnection after each response (no keep-alive); node and gthread keep connections open."
+    )
+    print(f"\ntotal time {elapsed:.0f} s")
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"vs_ace: {exc}", file=sys.stderr)
+        sys.exit(1)
