@@ -38,7 +38,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["install_keys"] = InstallKeyCache(
         app.config["INSTALL_KEYS_URL"], timeout=app.config["INSTALL_KEYS_TIMEOUT"]
     )
-    app.extensions["descriptor_template"] = descriptor.load_template()
+    descriptor.init_app(app)
     app.extensions["admin_cache"] = AdminCache()
     tenant_client.init_app(app)
 

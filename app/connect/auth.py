@@ -13,7 +13,7 @@ from app.connect import tokens
 from app.connect.qsh import query_string_hash
 from app.connect.requests_info import raw_path, raw_query, token_from
 from app.db import get_session
-from app.errors import UnknownIssuerError
+from app.tenants.models import Tenant
 from app.tenants.store import TenantStore
 
 P = ParamSpec("P")
@@ -70,16 +70,24 @@ def authenticate_request(*, allow_context_qsh: bool = False) -> None:
     Raises a ConnectAuthError subclass (401) on any failure; the error handler answers it.
     """
     store = TenantStore(get_session())
+    found: dict[str, Tenant] = {}
+
+    def secret_for(client_key: str) -> str | None:
+        # Keep the row: looking it up again would cost a query and a second unsealing.
+        tenant = store.get_installed(client_key)
+        if tenant is None:
+            return None
+        found[client_key] = tenant
+        return tenant.shared_secret
+
     claims = tokens.verify_host_token(
         token_from(request),
-        secret_for=store.secret_for,
+        secret_for=secret_for,
         expected_qsh=expected_qsh(),
         now=now_seconds(),
         allow_context_qsh=allow_context_qsh,
     )
-    tenant = store.get_installed(claims["iss"])
-    if tenant is None:  # uninstalled between the two reads
-        raise UnknownIssuerError(claims["iss"])
+    tenant = found[claims["iss"]]
     g.tenant = tenant
     g.claims = claims
     subject = claims.get("sub")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Flask, Response, current_app
 from flask.typing import ResponseReturnValue
 
 from app.connect.auth import authenticated_by
@@ -45,19 +45,24 @@ def module_urls(descriptor: dict[str, Any]) -> list[str]:
     return urls
 
 
-def current_descriptor() -> dict[str, Any]:
-    """This deployment's descriptor (``APP_BASE_URL``, ``APP_KEY``, ``APP_NAME`` filled in)."""
-    config = current_app.config
-    return build_descriptor(
-        current_app.extensions["descriptor_template"],
-        base_url=config["BASE_URL"],
-        key=config["KEY"],
-        name=config["NAME"],
+def init_app(app: Flask) -> None:
+    """Build this deployment's descriptor once (``APP_BASE_URL``, ``APP_KEY``, ``APP_NAME``)."""
+    config = app.config
+    descriptor = build_descriptor(
+        load_template(), base_url=config["BASE_URL"], key=config["KEY"], name=config["NAME"]
     )
+    app.extensions["descriptor"] = descriptor
+    app.extensions["descriptor_json"] = json.dumps(descriptor, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def current_descriptor() -> dict[str, Any]:
+    """This deployment's descriptor (a copy: callers may change it)."""
+    return copy.deepcopy(current_app.extensions["descriptor"])
 
 
 @bp.get("/atlassian-connect.json")
 @authenticated_by("public")  # Confluence fetches it without credentials
 def serve() -> ResponseReturnValue:
     """Serve the descriptor (unauthenticated, as Confluence fetches it)."""
-    return jsonify(current_descriptor())
+    body: bytes = current_app.extensions["descriptor_json"]
+    return Response(body, mimetype="application/json")

@@ -8,6 +8,8 @@ process refreshes it. That process is the one whose conditional UPDATE takes the
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -48,6 +50,36 @@ class CachedReport:
     stale: bool
 
 
+class _DecodedReports:
+    """Reports already decoded by this process, keyed by the row's version (``computed_at``).
+
+    Decoding a stored report (JSON and up to 500 dates) was most of a cached render's cost. The key
+    includes ``computed_at``, so a row that another process refreshed is a new key: nothing here can
+    go stale (architecture.md: in-process caches must stay correct when another process writes).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._reports: OrderedDict[tuple[str, str, datetime], FreshnessReport] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, datetime]) -> FreshnessReport | None:
+        with self._lock:
+            report = self._reports.get(key)
+            if report is not None:
+                self._reports.move_to_end(key)
+            return report
+
+    def put(self, key: tuple[str, str, datetime], report: FreshnessReport) -> None:
+        with self._lock:
+            self._reports[key] = report
+            while len(self._reports) > self._size:
+                self._reports.popitem(last=False)
+
+
+_decoded = _DecodedReports()
+
+
 class ReportCache:
     """Reads and writes cache entries through one session."""
 
@@ -55,11 +87,23 @@ class ReportCache:
         self._session = session
 
     def get(self, client_key: str, scope_key: str) -> tuple[FreshnessReport, datetime] | None:
-        """Return the cached report and its expiry, or None."""
-        entry = self._session.get(ReportCacheEntry, (client_key, scope_key), populate_existing=True)
-        if entry is None:
+        """Return the cached report and its expiry, or None; reads the payload only if not decoded yet."""
+        where = (ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
+        row = self._session.execute(
+            sa.select(ReportCacheEntry.computed_at, ReportCacheEntry.expires_at).where(*where)
+        ).first()
+        if row is None:
             return None
-        return FreshnessReport.from_json(json.loads(entry.payload)), _utc(entry.expires_at)
+        key = (client_key, scope_key, _utc(row.computed_at))
+        report = _decoded.get(key)
+        if report is None:
+            payload = self._session.scalar(sa.select(ReportCacheEntry.payload).where(*where))
+            if payload is None:  # deleted between the two reads
+                return None
+            report = FreshnessReport.from_json(json.loads(payload))
+            if _utc(report.computed_at) == key[2]:  # not replaced between the two reads
+                _decoded.put(key, report)
+        return report, _utc(row.expires_at)
 
     def put(self, client_key: str, report: FreshnessReport, *, now: datetime, ttl: timedelta) -> datetime:
         """Store ``report`` (insert or replace), clear any lease, and return its expiry."""

@@ -164,3 +164,17 @@ def test_invalidate_forgets_only_that_tenant(sessions: sessionmaker[Session]) ->
         ReportCache(session).invalidate_tenant("t1")
         assert ReportCache(session).get("t1", SCOPE.cache_key) is None
         assert ReportCache(session).get("t2", SCOPE.cache_key) is not None
+
+
+def test_a_decoded_report_is_reused_until_another_process_replaces_the_row(
+    sessions: sessionmaker[Session],
+) -> None:
+    scans = Scans()
+    with sessions() as writer, sessions() as reader:
+        ReportCache(writer).put("t1", scans(SCOPE, T0), now=T0, ttl=TTL)
+        first = ReportCache(reader).get("t1", SCOPE.cache_key)
+        again = ReportCache(reader).get("t1", SCOPE.cache_key)
+        assert first is not None and again is not None and again[0] is first[0]  # decoded once
+        ReportCache(writer).put("t1", scans(SCOPE, T0 + TTL), now=T0 + TTL, ttl=TTL)  # "another process"
+        newer = ReportCache(reader).get("t1", SCOPE.cache_key)
+        assert newer is not None and newer[0].scanned == 2 and newer[1] == T0 + 2 * TTL
