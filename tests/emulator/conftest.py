@@ -1,4 +1,4 @@
-"""Fixtures for emulator tests; kept free of app/ imports so they can move to a shared conftest later."""
+"""Fixtures for emulator tests; free of app/ imports (tests/kit/confluence.py imports only the emulator)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from emulator.apps import AppRecord
 from emulator.server import create_app
 from emulator.state import EmulatorState, emulator_state
+from tests.kit.confluence import register_app as kit_register_app
 from tests.kit.live import LiveServer
 
 NOW = 1_750_000_000.0
@@ -41,23 +42,15 @@ def register_app(
     modules: dict[str, Any] | None = None,
 ) -> AppRecord:
     """Put an app straight into the registry, skipping the lifecycle (for REST and host-page tests)."""
-    record = AppRecord(
+    return kit_register_app(
+        state,
         key=key,
-        descriptor_url=f"{base_url}/atlassian-connect.json",
-        descriptor={
-            "key": key,
-            "baseUrl": base_url,
-            "authentication": {"type": "jwt"},
-            "lifecycle": {"installed": "/installed"},
-            "scopes": list(scopes),
-            "modules": modules or {},
-        },
-        shared_secret=secret,
-        oauth_client_id=f"oauth-{key}",
-        installation_id="ari:test",
+        secret=secret,
+        base_url=base_url,
+        scopes=scopes,
+        modules=modules,
+        lifecycle="/installed",
     )
-    state.apps.put(record)
-    return record
 
 
 def app_token(

@@ -8,7 +8,7 @@ verifies our outbound JWTs (with atlassian-jwt) exactly as after a real install.
 from __future__ import annotations
 
 import socket
-from typing import Final
+from typing import Any, Final
 
 from emulator.apps import AppRecord
 from emulator.server import create_app as create_emulator
@@ -18,6 +18,36 @@ from tests.kit.live import LiveServer
 #: The emulator's users (the same on every emulator; see docs/emulator.md).
 ADMIN_ACCOUNT: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"
 USER_ACCOUNT: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000002"
+
+
+def register_app(
+    state: EmulatorState,
+    *,
+    key: str,
+    secret: str,
+    base_url: str,
+    scopes: tuple[str, ...] = ("READ", "ACT_AS_USER"),
+    modules: dict[str, Any] | None = None,
+    lifecycle: str = "/lifecycle/installed",
+) -> AppRecord:
+    """Put an app straight into an emulator's registry, skipping the lifecycle."""
+    record = AppRecord(
+        key=key,
+        descriptor_url=f"{base_url}/atlassian-connect.json",
+        descriptor={
+            "key": key,
+            "baseUrl": base_url,
+            "authentication": {"type": "jwt"},
+            "lifecycle": {"installed": lifecycle},
+            "scopes": list(scopes),
+            "modules": modules or {},
+        },
+        shared_secret=secret,
+        oauth_client_id=f"oauth-{key}",
+        installation_id="ari:test",
+    )
+    state.apps.put(record)
+    return record
 
 
 def free_port() -> int:
@@ -46,23 +76,7 @@ class FakeConfluence:
         self, app_key: str, shared_secret: str, app_base_url: str = "https://app.example.test"
     ) -> None:
         """Make the emulator accept tokens signed by ``app_key`` with ``shared_secret``."""
-        self.state.apps.put(
-            AppRecord(
-                key=app_key,
-                descriptor_url=f"{app_base_url}/atlassian-connect.json",
-                descriptor={
-                    "key": app_key,
-                    "baseUrl": app_base_url,
-                    "authentication": {"type": "jwt"},
-                    "lifecycle": {"installed": "/lifecycle/installed"},
-                    "scopes": ["READ", "ACT_AS_USER"],
-                    "modules": {},
-                },
-                shared_secret=shared_secret,
-                oauth_client_id=f"oauth-{app_key}",
-                installation_id="ari:test",
-            )
-        )
+        register_app(self.state, key=app_key, secret=shared_secret, base_url=app_base_url)
 
     def start(self) -> FakeConfluence:
         self.server.start()
