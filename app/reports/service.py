@@ -60,12 +60,16 @@ class ReportService:
             cache = ReportCache(session)
             try:
                 report = scan(scope, now)
-            except AppError as exc:
-                log.warning("refresh of %s for %s failed: %s", scope.cache_key, client_key, exc.message)
-                cache.release_after_failure(client_key, scope.cache_key, now=self._clock())
-                return
-            except Exception:
-                log.exception("refresh of %s for %s failed", scope.cache_key, client_key)
+            except Exception as exc:  # a background job: log it, keep the stale report, back off
+                # Confluence faults (AppError) need no trace; anything else is a bug and gets one.
+                reason = exc.message if isinstance(exc, AppError) else type(exc).__name__
+                log.warning(
+                    "refresh of %s for %s failed: %s",
+                    scope.cache_key,
+                    client_key,
+                    reason,
+                    exc_info=not isinstance(exc, AppError),
+                )
                 cache.release_after_failure(client_key, scope.cache_key, now=self._clock())
                 return
             cache.put(client_key, report, now=now, ttl=ttl)

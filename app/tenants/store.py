@@ -71,10 +71,11 @@ class TenantStore:
         """Keep the row but refuse its requests from now on; idempotent."""
         tenant = self.get(client_key)
         if tenant is not None and tenant.installed:
+            now = self._clock()
             tenant.installed = False
             tenant.enabled = False
-            tenant.uninstalled_at = self._clock()
-            tenant.updated_at = self._clock()
+            tenant.uninstalled_at = now
+            tenant.updated_at = now
             self._session.commit()
         return tenant
 
