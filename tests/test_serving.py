@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.kit.atlassian import Atlassian, Site
+from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site
 from tests.kit.confluence import FakeConfluence
 from tests.kit.database import fresh_database_url
 from tests.kit.processes import BIN, app_env, flask, free_port, running
@@ -16,14 +16,9 @@ from tests.kit.processes import BIN, app_env, flask, free_port, running
 AWKWARD = [
     ("pageId", "98310"),
     ("spaceKey", "DOCS"),
-    ("q", "with spaces"),
-    ("plus", "1 + 1"),
-    ("star", "connect*"),
-    ("tilde", "in ~3 days"),
-    ("amp", "a&b=c"),
-    ("unicode", "宮崎 駿 Überblick"),
     ("xdm_e", "https://acme.atlassian.net"),
     ("cp", "/wiki"),
+    *AWKWARD_QUERY,
 ]
 
 

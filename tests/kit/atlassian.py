@@ -23,6 +23,20 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.kit.confluence import ADMIN_ACCOUNT
 from tests.kit.live import LiveServer
 
+#: Query values that canonicalisation gets wrong most often: spaces, "+", "*", "~", "&", non-ASCII,
+#: an empty value and a repeated name (protocol.md §3.4).
+AWKWARD_QUERY: list[tuple[str, str]] = [
+    ("q", "with spaces"),
+    ("plus", "1 + 1"),
+    ("star", "connect*"),
+    ("tilde", "in ~3 days"),
+    ("amp", "a&b=c"),
+    ("unicode", "宮崎 駿 Überblick"),
+    ("empty", ""),
+    ("ids", "2"),
+    ("ids", "10"),
+]
+
 
 def generate_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
