@@ -15,7 +15,14 @@ import requests
 from requests.auth import AuthBase
 
 from app.confluence.errors import json_body
-from app.confluence.pagination import DEFAULT_MAX_PAGES, MAX_LIMIT, iter_results
+from app.confluence.pagination import (
+    DEFAULT_MAX_PAGES,
+    MAX_LIMIT,
+    ResultPage,
+    iter_result_pages,
+    iter_results,
+    resolve_next,
+)
 from app.confluence.transport import Transport
 from app.errors import ConfluenceNotFoundError
 
@@ -124,6 +131,20 @@ class ConfluenceClient:
         return iter_results(
             self._get_page, self.url_for(path), first, base_url=self.base_url, max_pages=self.max_pages
         )
+
+    def iter_pages_of(
+        self, path: str, params: Mapping[str, str] | None = None, *, resume_url: str | None = None
+    ) -> Iterator[ResultPage]:
+        """Yield a list page by page, each with the URL of the next; ``resume_url`` starts from a stored one.
+
+        A resumed list follows the stored next link verbatim (it already holds every parameter and
+        the cursor), after checking that it points at this tenant's site.
+        """
+        if resume_url is not None:
+            url, first = resolve_next(resume_url, self.base_url), None
+        else:
+            url, first = self.url_for(path), {"limit": str(MAX_LIMIT), **(params or {})}
+        return iter_result_pages(self._get_page, url, first, base_url=self.base_url, max_pages=self.max_pages)
 
     def _get_page(self, url: str, params: Mapping[str, str] | None) -> requests.Response:
         return self.transport.send("GET", url, auth=self.auth, params=params)

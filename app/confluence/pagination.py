@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urljoin, urlsplit
 
@@ -70,15 +71,28 @@ def resolve_next(link: str, base_url: str) -> str:
     return absolute
 
 
-def iter_results(
+@dataclass(frozen=True)
+class ResultPage:
+    """One page of a list: its items, and the absolute URL of the next page (``None`` on the last)."""
+
+    items: list[dict[str, Any]]
+    next_url: str | None
+
+
+def iter_result_pages(
     fetch: PageFetcher,
     url: str,
     params: Mapping[str, str] | None,
     *,
     base_url: str,
     max_pages: int = DEFAULT_MAX_PAGES,
-) -> Iterator[dict[str, Any]]:
-    """Yield every item of a cursor-paginated list, requesting the next page only when needed.
+) -> Iterator[ResultPage]:
+    """Yield a cursor-paginated list page by page, requesting the next page only when needed.
+
+    Each page carries the resolved URL of the next one, so a caller can store it and resume later
+    with ``iter_result_pages(fetch, page.next_url, None, ...)``: a next link already holds every
+    parameter. A bad next link (repeated, another origin) is refused only when it is about to be
+    followed, so the items of the page that sent it are still delivered.
 
     :param fetch: sends one GET (signed, retried) and returns a successful response.
     :param base_url: the tenant baseUrl; next links are resolved against its origin.
@@ -87,21 +101,8 @@ def iter_results(
     """
     page_url = url
     page_params = params
-    link: str | None = None
     recent: deque[str] = deque(maxlen=REPEAT_WINDOW)
     for pages in itertools.count():
-        if pages > 0:
-            # Checked before the next request, so the items of the page that sent a bad link are
-            # still delivered; only what lies beyond it is refused.
-            if link is None:
-                return
-            page_url = resolve_next(link, base_url)
-            if page_url in recent:
-                raise ConfluenceBadResponseError(
-                    "Confluence sent the same next link twice", method="GET", url=page_url
-                )
-            recent.append(page_url)
-            page_params = None  # the next link already carries every parameter
         if pages >= max_pages:
             raise ConfluenceBadResponseError(
                 f"Confluence kept paginating past {max_pages} pages", method="GET", url=page_url
@@ -119,5 +120,38 @@ def iter_results(
         link = next_link(response, body)
         # Keep only the items and the link: the response and the rest of the body can go now.
         del response, body
-        yield from results
+        next_url: str | None = None
+        bad_link: ConfluenceBadResponseError | None = None
+        if link is not None:
+            try:
+                next_url = resolve_next(link, base_url)
+            except ConfluenceBadResponseError as exc:
+                bad_link = exc
+            else:
+                if next_url in recent:
+                    bad_link = ConfluenceBadResponseError(
+                        "Confluence sent the same next link twice", method="GET", url=next_url
+                    )
+                    next_url = None
+                else:
+                    recent.append(next_url)
+        yield ResultPage(results, next_url)
         del results
+        if bad_link is not None:
+            raise bad_link
+        if next_url is None:
+            return
+        page_url, page_params = next_url, None
+
+
+def iter_results(
+    fetch: PageFetcher,
+    url: str,
+    params: Mapping[str, str] | None,
+    *,
+    base_url: str,
+    max_pages: int = DEFAULT_MAX_PAGES,
+) -> Iterator[dict[str, Any]]:
+    """Yield every item of a cursor-paginated list (see :func:`iter_result_pages`)."""
+    for page in iter_result_pages(fetch, url, params, base_url=base_url, max_pages=max_pages):
+        yield from page.items
