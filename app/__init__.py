@@ -18,7 +18,9 @@ from app.commands import register_commands
 from app.connect import descriptor, lifecycle
 from app.connect.auth import enforce_authentication
 from app.connect.install_keys import InstallKeyCache
-from app.views import admin, api, macro, tenant_client
+from app.jobs import queue as jobs_queue
+from app.reports import tasks as report_tasks
+from app.views import admin, api, macro
 from app.views.authorization import AdminCache
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -40,7 +42,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     descriptor.init_app(app)
     app.extensions["admin_cache"] = AdminCache()
-    tenant_client.init_app(app)
+    jobs_queue.init_app(app)
+    report_tasks.init_app(app)
 
     for blueprint in (descriptor.bp, lifecycle.bp, macro.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)

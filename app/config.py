@@ -40,6 +40,15 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "PRODUCTION": False,
     "TRUSTED_PROXY_COUNT": 0,
     "SECRETS_KEYS": "",
+    "REDIS_URL": None,
+    "JOBS_SQLITE_PATH": str(INSTANCE_DIR / "jobs.db"),
+    "JOBS_NAME": "freshness",
+    "SCANS_PER_TENANT": 1,
+    "SCAN_LEASE_SECONDS": 120.0,
+    "SCAN_CHECKPOINT_PAGES": 4,
+    "SCAN_MAX_ATTEMPTS": 5,
+    "WARM_VIEWED_DAYS": 7,
+    "WARM_AHEAD_SECONDS": 300.0,
     # The app sets no cookie (tokens carry the context); should Flask's session ever set one, it is
     # a third-party cookie inside Confluence's iframe: Secure, HttpOnly and SameSite=None.
     "SESSION_COOKIE_SECURE": True,
@@ -66,6 +75,15 @@ _TYPES: Final[Mapping[str, type]] = {
     "PRODUCTION": bool,
     "TRUSTED_PROXY_COUNT": int,
     "SECRETS_KEYS": str,
+    "REDIS_URL": str,
+    "JOBS_SQLITE_PATH": str,
+    "JOBS_NAME": str,
+    "SCANS_PER_TENANT": int,
+    "SCAN_LEASE_SECONDS": float,
+    "SCAN_CHECKPOINT_PAGES": int,
+    "SCAN_MAX_ATTEMPTS": int,
+    "WARM_VIEWED_DAYS": int,
+    "WARM_AHEAD_SECONDS": float,
 }
 
 _APP_KEY_PATTERN: Final = re.compile(r"^[a-zA-Z0-9\-._]{1,80}$")
@@ -132,6 +150,28 @@ def _require_range(
         raise ConfigError(f"APP_{name} must be {what} from {low:g} to {high:g}")
 
 
+def _validate_jobs(config: MutableMapping[str, Any]) -> None:
+    redis_url = config.get("REDIS_URL")
+    if redis_url is not None and redis_url != "":
+        parts = urlsplit(redis_url) if isinstance(redis_url, str) else None
+        if parts is None or parts.scheme not in {"redis", "rediss", "unix"}:
+            raise ConfigError(f"APP_REDIS_URL must be a redis:// or rediss:// URL, got {redis_url!r}")
+    else:
+        config["REDIS_URL"] = None
+    if not isinstance(config.get("JOBS_SQLITE_PATH"), str) or not config["JOBS_SQLITE_PATH"]:
+        raise ConfigError("APP_JOBS_SQLITE_PATH must be a file path")
+    if not isinstance(config.get("JOBS_NAME"), str) or not re.fullmatch(
+        r"[A-Za-z0-9._-]{1,64}", config["JOBS_NAME"]
+    ):
+        raise ConfigError("APP_JOBS_NAME must be 1-64 letters, digits, '.', '_' or '-'")
+    _require_range(config, "SCANS_PER_TENANT", 1, 50, "a whole number of scans", whole=True)
+    _require_range(config, "SCAN_LEASE_SECONDS", 5, 3600, "a number of seconds")
+    _require_range(config, "SCAN_CHECKPOINT_PAGES", 1, 1000, "a whole number of pages", whole=True)
+    _require_range(config, "SCAN_MAX_ATTEMPTS", 1, 50, "a whole number of attempts", whole=True)
+    _require_range(config, "WARM_VIEWED_DAYS", 1, 365, "a whole number of days", whole=True)
+    _require_range(config, "WARM_AHEAD_SECONDS", 0, 86400, "a number of seconds")
+
+
 def validate(config: MutableMapping[str, Any]) -> None:
     """Check and normalise the settings in place; raise ConfigError naming the bad variable."""
     for name in ("BASE_URL", "INSTALL_KEYS_URL", "OAUTH_URL", "ALL_JS_URL"):
@@ -153,6 +193,7 @@ def validate(config: MutableMapping[str, Any]) -> None:
     _require_range(config, "CONFLUENCE_MAX_ATTEMPTS", 1, 10, "a whole number of attempts", whole=True)
     _require_range(config, "CONFLUENCE_MAX_RETRY_AFTER", 0, 600, "a number of seconds")
     _require_range(config, "CONFLUENCE_MAX_TOTAL_SECONDS", 1, 600, "a number of seconds")
+    _validate_jobs(config)
     proxies = config.setdefault("TRUSTED_PROXY_COUNT", 0)
     if not isinstance(proxies, int) or isinstance(proxies, bool) or not 0 <= proxies <= 5:
         raise ConfigError("APP_TRUSTED_PROXY_COUNT must be a whole number of proxies from 0 to 5")

@@ -45,6 +45,27 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
+def insert_ignoring_conflicts(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
+    """INSERT a row unless one with the same key exists (one atomic statement); True if inserted.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL alike: concurrent callers never get
+    an IntegrityError, and exactly one of them inserts. Does not commit.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(model).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(model).values(**values).on_conflict_do_nothing()
+    else:  # pragma: no cover - the app supports SQLite and PostgreSQL
+        raise NotImplementedError(f"no conflict-free insert for {dialect}")
+    result = session.execute(statement)
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def get_session() -> Session:
     """Return this app context's session, opening it on first use."""
     if "db_session" not in g:

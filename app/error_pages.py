@@ -9,10 +9,16 @@ shared secret) hidden.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from app.errors import AppError, ConnectAuthError
+from app.errors import AppError, ConnectAuthError, DatabaseUnavailableError
+
+#: Errors that mean "the database is not answering" (down, restarting, unreachable, pool exhausted).
+DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+#: How long clients are asked to wait when the database is down.
+DATABASE_RETRY_AFTER_SECONDS = 30
 
 _HTML_PREFIXES = ("/macros/", "/admin/")
 
@@ -69,6 +75,32 @@ def _hide_sql_parameters(error: BaseException | None) -> None:
         error = error.__cause__ or error.__context__
 
 
+#: SQLite reports a broken schema as an OperationalError too; that is a bug to fix, not an outage.
+_SCHEMA_FAULTS = ("no such table", "no such column", "syntax error", "has no column")
+
+
+def is_database_down(error: BaseException) -> bool:
+    """Whether ``error`` means the database is unreachable (not that our SQL or schema is wrong)."""
+    if isinstance(error, OperationalError):
+        text = str(error.orig if error.orig is not None else error).lower()
+        return not any(fault in text for fault in _SCHEMA_FAULTS)
+    return isinstance(error, DATABASE_DOWN)
+
+
+def handle_database_down(error: Exception) -> Response:
+    """503 with ``Retry-After`` and a plain message; the pool's pre-ping reconnects once it is back."""
+    if not is_database_down(error):
+        return handle_unexpected(error)
+    _hide_sql_parameters(error)
+    current_app.logger.error(
+        "database unavailable on %s %s: %s", request.method, request.path, type(error).__name__
+    )
+    unavailable = DatabaseUnavailableError()
+    response = _respond(503, unavailable.code, unavailable.message, "Temporarily unavailable")
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def handle_unexpected(error: Exception) -> Response:
     """Log the bug with its trace for us (SQL parameters hidden); show the client nothing of it."""
     _hide_sql_parameters(error)
@@ -80,4 +112,6 @@ def init_app(app: Flask) -> None:
     """Register the handlers."""
     app.register_error_handler(AppError, handle_app_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    for error_class in DATABASE_DOWN:
+        app.register_error_handler(error_class, handle_database_down)
     app.register_error_handler(Exception, handle_unexpected)

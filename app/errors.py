@@ -5,9 +5,9 @@
   * ConnectAuthError (401)            - MissingTokenError, InvalidTokenError, TokenExpiredError,
                                         QshMismatchError, UnknownIssuerError, InstallKeyError
   * ForbiddenError (403)              - TenantMismatchError, TenantNotAllowedError, NotAdminError
-  * NotFoundError (404)
+  * NotFoundError (404)               - ReportGoneError
   * MethodNotAllowedError (405)
-  * ServiceUnavailableError (503)
+  * ServiceUnavailableError (503)     - DatabaseUnavailableError
   * ConfluenceError (502)             - the REST client's failures (see below)
     * ConfluenceUnauthorizedError, ConfluenceForbiddenError, ConfluenceNotFoundError,
       ConfluenceRateLimitedError, ConfluenceServerError, ConfluenceBadResponseError,
@@ -118,6 +118,15 @@ class NotFoundError(AppError):
     code = "not_found"
 
 
+class ReportGoneError(NotFoundError):
+    """A rendered report's rows were asked for after the report was dropped (settings changed)."""
+
+    code = "report_gone"
+
+    def __init__(self) -> None:
+        super().__init__("This report is no longer available. Reload the page.")
+
+
 class MethodNotAllowedError(AppError):
     status_code = 405
     code = "method_not_allowed"
@@ -126,6 +135,15 @@ class MethodNotAllowedError(AppError):
 class ServiceUnavailableError(AppError):
     status_code = 503
     code = "unavailable"
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database did not answer; the client should come back shortly (``Retry-After``)."""
+
+    code = "database_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The service is briefly unavailable. Try again in a minute.")
 
 
 class ConfluenceError(AppError):

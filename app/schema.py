@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import app.reports.cache
+import app.reports.jobs
 import app.tenants.health
 import app.tenants.models
 import app.tenants.settings
@@ -12,4 +13,10 @@ __all__ = ["Base", "metadata"]
 
 metadata = Base.metadata
 # Keep the imports referenced so linters see them as used.
-_MODEL_MODULES = (app.reports.cache, app.tenants.health, app.tenants.models, app.tenants.settings)
+_MODEL_MODULES = (
+    app.reports.cache,
+    app.reports.jobs,
+    app.tenants.health,
+    app.tenants.models,
+    app.tenants.settings,
+)

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 import app.tenants.models
 from app import create_app
 from app.db import get_engine
+from app.reports.cache import _decoded as decoded_reports
 from tests.kit.atlassian import Atlassian, Site, running_atlassian
 from tests.kit.confluence import FakeConfluence
 from tests.kit.database import create_schema, fresh_database_url
@@ -48,6 +49,12 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
 
 
+@pytest.fixture(autouse=True)
+def forget_decoded_reports() -> None:
+    """Each test has its own database, but rows in two of them can share a key and a timestamp."""
+    decoded_reports.clear()
+
+
 @pytest.fixture(scope="session")
 def atlassian() -> Iterator[Atlassian]:
     with running_atlassian() as kit:
@@ -67,9 +74,10 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def app_overrides(atlassian: Atlassian, database_url: str) -> dict[str, Any]:
+def app_overrides(atlassian: Atlassian, database_url: str, tmp_path: Path) -> dict[str, Any]:
     return {
         "TESTING": True,
+        "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
         "DATABASE_URL": database_url,
         "BASE_URL": APP_BASE_URL,
         "KEY": APP_KEY,

@@ -1,8 +1,9 @@
-"""The report cache, in the database so every app process shares it (architecture.md, "Decisions").
+"""The report cache, in the database so every app process shares it (docs/architecture.md).
 
-Stale-while-revalidate: a fresh entry is served as is; an expired one is served while exactly one
-process refreshes it. That process is the one whose conditional UPDATE takes the refresh lease
-(``refreshing_until``), which is atomic on SQLite and PostgreSQL alike. Time is a parameter.
+A fresh entry is served as is; an expired one is still served while a scan job refreshes it (the
+job, not this module, makes sure only one scan runs). ``last_viewed_at`` tells the periodic warmer
+which reports people still read: those are refreshed before they expire, the others are dropped.
+Time is a parameter.
 """
 
 from __future__ import annotations
@@ -21,11 +22,6 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.db import Base
 from app.reports.model import FreshnessReport
 
-#: How long a refresher may hold the lease before another process may take over.
-LEASE: Final = timedelta(minutes=5)
-#: After a failed refresh, wait this long before trying again (stale data keeps being served).
-RETRY_AFTER_FAILURE: Final = timedelta(minutes=1)
-
 
 class ReportCacheEntry(Base):
     """A computed report for one tenant and scope."""
@@ -37,7 +33,12 @@ class ReportCacheEntry(Base):
     payload: Mapped[str] = mapped_column(sa.Text)
     computed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
-    refreshing_until: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    last_viewed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+#: A view updates ``last_viewed_at`` only when it is older than this, so a busy macro is not a write
+#: per render.
+VIEW_RESOLUTION: Final = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,10 @@ class CachedReport:
 
     report: FreshnessReport
     expires_at: datetime
-    #: True when the entry had expired and a refresh was started or is under way.
-    stale: bool
+    last_viewed_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
 
 
 class _DecodedReports:
@@ -70,6 +73,10 @@ class _DecodedReports:
                 self._reports.move_to_end(key)
             return report
 
+    def clear(self) -> None:
+        with self._lock:
+            self._reports.clear()
+
     def put(self, key: tuple[str, str, datetime], report: FreshnessReport) -> None:
         with self._lock:
             self._reports[key] = report
@@ -86,11 +93,13 @@ class ReportCache:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def get(self, client_key: str, scope_key: str) -> tuple[FreshnessReport, datetime] | None:
-        """Return the cached report and its expiry, or None; reads the payload only if not decoded yet."""
+    def get(self, client_key: str, scope_key: str) -> CachedReport | None:
+        """Return the cached report, or None; reads the payload only if not decoded yet."""
         where = (ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
         row = self._session.execute(
-            sa.select(ReportCacheEntry.computed_at, ReportCacheEntry.expires_at).where(*where)
+            sa.select(
+                ReportCacheEntry.computed_at, ReportCacheEntry.expires_at, ReportCacheEntry.last_viewed_at
+            ).where(*where)
         ).first()
         if row is None:
             return None
@@ -103,16 +112,30 @@ class ReportCache:
             report = FreshnessReport.from_json(json.loads(payload))
             if _utc(report.computed_at) == key[2]:  # not replaced between the two reads
                 _decoded.put(key, report)
-        return report, _utc(row.expires_at)
+        viewed = _utc(row.last_viewed_at) if row.last_viewed_at is not None else None
+        return CachedReport(report, _utc(row.expires_at), viewed)
+
+    def touch(self, client_key: str, cached: CachedReport, *, now: datetime) -> None:
+        """Note that the report was viewed (at most one write per :data:`VIEW_RESOLUTION`)."""
+        if cached.last_viewed_at is not None and now - cached.last_viewed_at < VIEW_RESOLUTION:
+            return
+        self._session.execute(
+            sa.update(ReportCacheEntry)
+            .where(
+                ReportCacheEntry.client_key == client_key,
+                ReportCacheEntry.scope_key == cached.report.scope.cache_key,
+            )
+            .values(last_viewed_at=now)
+        )
+        self._session.commit()
 
     def put(self, client_key: str, report: FreshnessReport, *, now: datetime, ttl: timedelta) -> datetime:
-        """Store ``report`` (insert or replace), clear any lease, and return its expiry."""
+        """Store ``report`` (insert or replace) and commit; return its expiry."""
         expires = now + ttl
         values = {
             "payload": json.dumps(report.to_json()),
             "computed_at": report.computed_at,
             "expires_at": expires,
-            "refreshing_until": None,
         }
         key = (client_key, report.scope.cache_key)
         updated = self._session.execute(
@@ -121,7 +144,9 @@ class ReportCache:
             .values(**values)
         )
         if updated.rowcount == 0:  # type: ignore[attr-defined]
-            self._session.add(ReportCacheEntry(client_key=key[0], scope_key=key[1], **values))
+            self._session.add(
+                ReportCacheEntry(client_key=key[0], scope_key=key[1], last_viewed_at=now, **values)
+            )
             try:
                 self._session.commit()
             except IntegrityError:  # another process inserted it first: ours is as new, overwrite
@@ -134,29 +159,31 @@ class ReportCache:
         self._session.commit()
         return expires
 
-    def take_lease(self, client_key: str, scope_key: str, *, now: datetime, lease: timedelta = LEASE) -> bool:
-        """Try to become the one refresher of an expired entry; True if this caller won."""
-        result = self._session.execute(
-            sa.update(ReportCacheEntry)
-            .where(
-                ReportCacheEntry.client_key == client_key,
-                ReportCacheEntry.scope_key == scope_key,
-                ReportCacheEntry.expires_at <= now,
-                sa.or_(ReportCacheEntry.refreshing_until.is_(None), ReportCacheEntry.refreshing_until <= now),
+    def due_for_warming(
+        self, now: datetime, *, viewed_since: datetime, ahead: timedelta
+    ) -> list[tuple[str, CachedReport]]:
+        """Reports viewed since ``viewed_since`` that expire within ``ahead`` (or already have)."""
+        rows = self._session.execute(
+            sa.select(ReportCacheEntry.client_key, ReportCacheEntry.scope_key).where(
+                ReportCacheEntry.expires_at <= now + ahead,
+                sa.func.coalesce(ReportCacheEntry.last_viewed_at, ReportCacheEntry.computed_at)
+                >= viewed_since,
             )
-            .values(refreshing_until=now + lease)
-        )
-        self._session.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        ).all()
+        found = [(row.client_key, self.get(row.client_key, row.scope_key)) for row in rows]
+        return [(client_key, entry) for client_key, entry in found if entry is not None]
 
-    def release_after_failure(self, client_key: str, scope_key: str, *, now: datetime) -> None:
-        """Keep the stale entry, and let the next refresh start only after a pause."""
-        self._session.execute(
-            sa.update(ReportCacheEntry)
-            .where(ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
-            .values(refreshing_until=now + RETRY_AFTER_FAILURE)
+    def drop_unviewed(self, viewed_before: datetime) -> list[tuple[str, str]]:
+        """Delete reports nobody viewed since ``viewed_before``; return their (client_key, scope_key)."""
+        unviewed = (
+            sa.func.coalesce(ReportCacheEntry.last_viewed_at, ReportCacheEntry.computed_at) < viewed_before
         )
+        rows = self._session.execute(
+            sa.select(ReportCacheEntry.client_key, ReportCacheEntry.scope_key).where(unviewed)
+        ).all()
+        self._session.execute(sa.delete(ReportCacheEntry).where(unviewed))
         self._session.commit()
+        return [(row.client_key, row.scope_key) for row in rows]
 
     def invalidate_tenant(self, client_key: str) -> None:
         """Forget every cached report of a tenant (its settings changed)."""

@@ -1,75 +1,70 @@
-"""Get the report for a scope: from the cache, or by scanning now, refreshing stale entries once.
+"""What a web request gets for a scope: the cached report, and the scan job that is (re)making it.
 
-No Flask here: the caller passes a session factory, a clock, the scan to run, and a ``spawn``
-function that runs a refresh in the background (a thread pool in the app, inline in some tests).
+A web request never scans. It reads the cache; when the report is missing or expired it asks for a
+scan job (idempotent: concurrent viewers share one) and sends the queue message only if it was the
+one that queued the job. No Flask here: the caller passes the session, a clock and ``send``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.errors import AppError
 from app.reports.cache import CachedReport, ReportCache
+from app.reports.jobs import JobView, ScanJobs
 from app.reports.model import FreshnessReport, ReportScope
 
 log = logging.getLogger(__name__)
 
-Scan = Callable[[ReportScope, datetime], FreshnessReport]
-Spawn = Callable[[Callable[[], None]], None]
+Send = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    """The report to show (None before the first scan ends) and the scan job, if one was looked at."""
+
+    cached: CachedReport | None
+    job: JobView | None
+
+    @property
+    def report(self) -> FreshnessReport | None:
+        return self.cached.report if self.cached is not None else None
+
+    @property
+    def refreshing(self) -> bool:
+        """A report is shown while a newer one is being made."""
+        return self.cached is not None and self.job is not None and self.job.in_progress
 
 
 class ReportService:
-    """Stale-while-revalidate over :class:`ReportCache`."""
+    """Serves reports from the cache and queues scans for what is missing or expired."""
 
-    def __init__(
-        self,
-        session_factory: Callable[[], Session],
-        *,
-        clock: Callable[[], datetime],
-        spawn: Spawn,
-    ) -> None:
-        self._session_factory = session_factory
+    def __init__(self, *, clock: Callable[[], datetime], send: Send) -> None:
         self._clock = clock
-        self._spawn = spawn
+        self._send = send
 
-    def get(self, client_key: str, scope: ReportScope, *, ttl: timedelta, scan: Scan) -> CachedReport:
-        """Return the report for ``scope``: cached if fresh, stale while one refresh runs, else scanned."""
+    def view(self, session: Session, client_key: str, scope: ReportScope) -> ReportView:
+        """The report for ``scope`` as it is now; queues a scan if it is missing or expired."""
         now = self._clock()
-        with self._session_factory() as session:
-            cache = ReportCache(session)
-            cached = cache.get(client_key, scope.cache_key)
-            if cached is not None:
-                report, expires_at = cached
-                if now < expires_at:
-                    return CachedReport(report, expires_at, stale=False)
-                if cache.take_lease(client_key, scope.cache_key, now=now):
-                    self._spawn(lambda: self._refresh(client_key, scope, ttl, scan))
-                return CachedReport(report, expires_at, stale=True)
-            report = scan(scope, now)
-            expires_at = cache.put(client_key, report, now=now, ttl=ttl)
-            return CachedReport(report, expires_at, stale=False)
-
-    def _refresh(self, client_key: str, scope: ReportScope, ttl: timedelta, scan: Scan) -> None:
-        """Run in the background: rescan and store, or keep the stale entry and back off on failure."""
-        now = self._clock()
-        with self._session_factory() as session:
-            cache = ReportCache(session)
+        cache = ReportCache(session)
+        cached = cache.get(client_key, scope.cache_key)
+        if cached is not None:
+            cache.touch(client_key, cached, now=now)
+            if not cached.expired(now):
+                return ReportView(cached, None)
+        total_hint = cached.report.scanned if cached is not None else None
+        queued, job = ScanJobs(session).request(client_key, scope, now=now, total_hint=total_hint)
+        if queued:
             try:
-                report = scan(scope, now)
-            except Exception as exc:  # a background job: log it, keep the stale report, back off
-                # Confluence faults (AppError) need no trace; anything else is a bug and gets one.
-                reason = exc.message if isinstance(exc, AppError) else type(exc).__name__
-                log.warning(
-                    "refresh of %s for %s failed: %s",
-                    scope.cache_key,
-                    client_key,
-                    reason,
-                    exc_info=not isinstance(exc, AppError),
-                )
-                cache.release_after_failure(client_key, scope.cache_key, now=self._clock())
-                return
-            cache.put(client_key, report, now=now, ttl=ttl)
+                self._send(client_key, scope.cache_key)
+            except Exception:  # the queue is down: the job stays queued and the sweep sends it again
+                log.exception("could not send scan job %s for %s", scope.cache_key, client_key)
+        return ReportView(cached, job)
+
+    def cached(self, session: Session, client_key: str, scope: ReportScope) -> CachedReport | None:
+        """The cached report, fresh or not, without asking for a scan ("Show more")."""
+        return ReportCache(session).get(client_key, scope.cache_key)

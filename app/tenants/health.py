@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.confluence.events import ClientEvent
-from app.db import Base
+from app.db import Base, insert_ignoring_conflicts
 from app.tenants.models import utcnow
 
 #: Rate-limit hits older than this are forgotten.
@@ -68,10 +68,17 @@ class HealthRecorder:
             self._last_success, self._last_failure, self._rate_limited = None, None, []
         if success is None and failure is None and not hits:
             return
-        row = session.get(TenantHealth, self.client_key)
-        if row is None:
-            row = TenantHealth(client_key=self.client_key, rate_limit_hits="[]")
-            session.add(row)
+        # Make sure the row exists without a read-then-insert race (two scans ending at once used to
+        # collide on the primary key), then lock it: the merge below reads and writes one row.
+        insert_ignoring_conflicts(
+            session, TenantHealth, {"client_key": self.client_key, "rate_limit_hits": "[]"}
+        )
+        row = session.execute(
+            sa.select(TenantHealth)
+            .where(TenantHealth.client_key == self.client_key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
         if success is not None:
             row.last_success_at = success
         if failure is not None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
+from app.jobs.queue import depth, get_queue
+from app.reports.jobs import ScanJobs
 from app.tenants.health import TenantHealth
 from app.tenants.settings import load_settings
 from app.views.authorization import require_site_admin
@@ -28,10 +30,17 @@ def settings_page() -> ResponseReturnValue:
     health = session.get(TenantHealth, tenant.client_key)
     now = now_utc()
     hits = health.recent_rate_limit_hits(now) if health is not None else []
+    try:
+        queue_depth: dict[str, int] | None = depth(get_queue(current_app._get_current_object()))  # type: ignore[attr-defined]
+    except Exception:  # the queue's storage is down: say so, the page still works
+        current_app.logger.warning("could not read the job queue's depth", exc_info=True)
+        queue_depth = None
     return render_template(
         "admin/freshness.html",
         settings=load_settings(session, tenant.client_key),
         health=health,
         rate_limit_hits=hits,
+        scans=ScanJobs(session).counts(tenant.client_key),
+        queue_depth=queue_depth,
         save_url=url_for("api.admin_settings"),
     )

@@ -9,8 +9,9 @@ from flask.typing import ResponseReturnValue
 
 from app.connect.auth import ANY_METHOD, now_seconds, require_jwt
 from app.db import get_session
-from app.errors import BadRequestError, ConfluenceError, InvalidPayloadError, MethodNotAllowedError
+from app.errors import BadRequestError, InvalidPayloadError, MethodNotAllowedError, ReportGoneError
 from app.reports.cache import ReportCache
+from app.reports.model import ReportScope
 from app.tenants.settings import (
     ROWS_PER_PAGE_RANGE,
     SettingsValidationError,
@@ -19,9 +20,10 @@ from app.tenants.settings import (
     save_settings,
 )
 from app.views.authorization import require_site_admin
-from app.views.presenters import friendly_error, item_view
+from app.views.presenters import item_view
+from app.views.report_page import progress_json, render_report_fragment, report_context
 from app.views.scope_tokens import verify_scope
-from app.views.tenant_client import now_utc, tenant_report
+from app.views.tenant_client import now_utc, report_service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -37,27 +39,32 @@ def _bounded_int(name: str, default: int, low: int, high: int) -> int:
     return int(raw)
 
 
-@bp.route("/freshness/items", methods=ANY_METHOD, provide_automatic_options=False)
-@require_jwt(allow_context_qsh=True)
-def freshness_items() -> ResponseReturnValue:
-    """The next rows of a rendered report ("Show more"), for the scope the macro page was given."""
-    if request.method != "GET":
-        raise MethodNotAllowedError("Use GET.")
+def _scope_from_token() -> ReportScope:
     tenant = g.tenant
-    scope = verify_scope(
+    return verify_scope(
         request.args.get("scope", ""),
         client_key=tenant.client_key,
         secret=tenant.shared_secret,
         now=now_seconds(),
     )
+
+
+@bp.route("/freshness/items", methods=ANY_METHOD, provide_automatic_options=False)
+@require_jwt(allow_context_qsh=True)
+def freshness_items() -> ResponseReturnValue:
+    """The next rows of a rendered report ("Show more"), for the scope the macro page was given.
+
+    Reads the cached report only: Show more never starts a scan.
+    """
+    if request.method != "GET":
+        raise MethodNotAllowedError("Use GET.")
+    tenant = g.tenant
+    scope = _scope_from_token()
     offset = _bounded_int("offset", 0, 0, _MAX_OFFSET)
     limit = _bounded_int("limit", 10, *ROWS_PER_PAGE_RANGE)
-    settings = load_settings(get_session(), tenant.client_key)
-    try:
-        cached = tenant_report(tenant, scope, settings)
-    except ConfluenceError as exc:
-        title, message = friendly_error(exc)
-        return jsonify({"error": exc.code, "title": title, "message": message}), 502
+    cached = report_service().cached(get_session(), tenant.client_key, scope)
+    if cached is None:
+        raise ReportGoneError()
     now = now_utc()
     items = cached.report.items[offset : offset + limit]
     return jsonify(
@@ -68,6 +75,34 @@ def freshness_items() -> ResponseReturnValue:
             "total": len(cached.report.items),
         }
     )
+
+
+@bp.route("/freshness/status", methods=ANY_METHOD, provide_automatic_options=False)
+@require_jwt(allow_context_qsh=True)
+def freshness_status() -> ResponseReturnValue:
+    """How the scan of a scope is going; once its report exists, the report's HTML to swap in.
+
+    Polled (with back-off) by the macro's progress page. Like a render, it never scans: it may
+    only queue a scan job, and only when none is queued or running.
+    """
+    if request.method != "GET":
+        raise MethodNotAllowedError("Use GET.")
+    tenant = g.tenant
+    scope = _scope_from_token()
+    rows = _bounded_int("rows", 10, *ROWS_PER_PAGE_RANGE)
+    view = report_service().view(get_session(), tenant.client_key, scope)
+    body = progress_json(view.job)
+    if view.report is not None:
+        context = report_context(
+            tenant,
+            scope,
+            view.report,
+            page_size=rows,
+            refresh=view.job,
+            scope_token=request.args.get("scope", ""),
+        )
+        body.update(state="ready", html=render_report_fragment(**context))
+    return jsonify(body)
 
 
 @bp.route("/admin/settings", methods=ANY_METHOD, provide_automatic_options=False)

@@ -18,8 +18,9 @@ from flask import current_app, g
 
 from app.db import get_session
 from app.errors import ConfluenceError, NotAdminError, ServiceUnavailableError
+from app.tenants.credentials import Credentials
 from app.tenants.health import HealthRecorder
-from app.views.tenant_client import Credentials, app_client
+from app.views.tenant_client import app_client
 
 TTL_SECONDS: Final = 60.0
 _MAX_ENTRIES: Final = 10_000

@@ -1,18 +1,21 @@
-"""The content-freshness dynamic content macro, rendered in an iframe inside a Confluence page."""
+"""The content-freshness dynamic content macro, rendered in an iframe inside a Confluence page.
+
+A render never calls Confluence: it shows the cached report (queuing a refresh when it has expired),
+or, before the first scan of a scope has ended, a progress page that follows the scan job.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, make_response, render_template, request, url_for
+from flask import Blueprint, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from app.connect.auth import ANY_METHOD, now_seconds, require_jwt
+from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
-from app.errors import ConfluenceError, MethodNotAllowedError
+from app.errors import MethodNotAllowedError
 from app.tenants.settings import load_settings
 from app.views.macro_params import MacroParams
-from app.views.presenters import elapsed, friendly_error, item_view
-from app.views.scope_tokens import sign_scope
-from app.views.tenant_client import now_utc, tenant_report
+from app.views.report_page import progress_json, report_context, scope_token_for
+from app.views.tenant_client import report_service
 
 bp = Blueprint("macro", __name__)
 
@@ -20,38 +23,35 @@ bp = Blueprint("macro", __name__)
 @bp.route("/macros/freshness", methods=ANY_METHOD, provide_automatic_options=False)
 @require_jwt()
 def freshness() -> ResponseReturnValue:
-    """Render the freshness report for the macro's scope (cached per tenant and scope)."""
+    """Render the freshness report for the macro's scope, or the progress of its first scan."""
     if request.method not in {"GET", "HEAD"}:
         raise MethodNotAllowedError("The macro is loaded with GET.")
     tenant = g.tenant
-    settings = load_settings(get_session(), tenant.client_key)
+    session = get_session()
+    settings = load_settings(session, tenant.client_key)
     params = MacroParams.parse(request.args, settings)
     scope = params.scope
     if settings.excludes(scope.space_key):
         return render_template("macro/excluded.html", scope=scope)
-    try:
-        cached = tenant_report(tenant, scope, settings)
-    except ConfluenceError as exc:
-        current_app.logger.warning("report for %s failed: %s", tenant.client_key, exc.message)
-        title, message = friendly_error(exc)
-        status = 404 if exc.status_code == 404 else 502
-        return make_response(render_template("macro/error.html", title=title, message=message), status)
-    now = now_utc()
-    report = cached.report
-    rows = [item_view(tenant, item, now, scope.stale_days) for item in report.items[: params.rows]]
-    scope_token = sign_scope(
-        scope, client_key=tenant.client_key, secret=tenant.shared_secret, now=now_seconds()
-    )
+    view = report_service().view(session, tenant.client_key, scope)
+    token = scope_token_for(tenant, scope)
+    if view.report is not None:
+        context = report_context(
+            tenant, scope, view.report, page_size=params.rows, refresh=view.job, scope_token=token
+        )
+        return render_template("macro/freshness.html", **context)
+    job = view.job
+    if job is not None and job.state == "failed":
+        return render_template(
+            "macro/error.html",
+            title="The report could not be made",
+            message=(job.message or "The scan failed.") + " We will try again when the page is next viewed.",
+        )
     return render_template(
-        "macro/freshness.html",
-        report=report,
+        "macro/scanning.html",
         scope=scope,
-        rows=rows,
+        progress=progress_json(job),
+        status_url=url_for("api.freshness_status"),
+        scope_token=token,
         page_size=params.rows,
-        more=len(report.items) > params.rows,
-        oldest=item_view(tenant, report.oldest, now, scope.stale_days) if report.oldest else None,
-        stale_cache=cached.stale,
-        computed_ago=elapsed(report.computed_at, now),
-        items_url=url_for("api.freshness_items"),
-        scope_token=scope_token,
     )

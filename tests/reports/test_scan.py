@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from app.confluence.pagination import ResultPage
 from app.errors import ConfluenceNotFoundError
 from app.reports.model import FreshnessReport, ReportItem, ReportScope
-from app.reports.scan import _descendants_of, scan, summarise, to_item
+from app.reports.scan import ScanState, _descendants_of, scan, summarise, to_item
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -121,9 +122,12 @@ class FakeClient:
     def iter_spaces(self, *, keys: list[str]) -> Iterator[dict[str, Any]]:
         yield {"id": "9", "key": "DOCS", "name": "Docs"}
 
-    def iter_space_pages(self, space_id: str, *, status: list[str]) -> Iterator[dict[str, Any]]:
+    def iter_pages_of(
+        self, path: str, params: dict[str, str], *, resume_url: str | None = None
+    ) -> Iterator[ResultPage]:
+        status = params["status"].split(",")
         self.statuses.append(status)
-        return (page for page in self.pages if page["status"] in status)
+        yield ResultPage([page for page in self.pages if page["status"] in status], None)
 
 
 def test_root_scope_follows_current_pages_under_an_archived_parent() -> None:
@@ -144,3 +148,14 @@ def test_space_scope_reads_current_pages_only() -> None:
     client = FakeClient([raw(1, 5, status="current"), raw(2, 500, status="archived")])
     report = scan(client, ReportScope("DOCS"), NOW)  # type: ignore[arg-type]
     assert [item.id for item in report.items] == ["1"] and client.statuses == [["current"]]
+
+
+def test_a_scan_state_survives_a_checkpoint_round_trip_midway() -> None:
+    pages = [raw(i, i * 10, parent=1 if i > 1 else None, status="current") for i in range(1, 40)]
+    whole = scan(FakeClient(pages), ReportScope("DOCS", root_page_id="1"), NOW)  # type: ignore[arg-type]
+    state = ScanState(ReportScope("DOCS", root_page_id="1"), NOW)
+    state.space_id, state.space_name = "9", "Docs"
+    state.add(ResultPage(pages[:20], "https://x/wiki/api/v2/next?cursor=a"))
+    restored = ScanState.from_json(ReportScope("DOCS", root_page_id="1"), state.to_json())
+    restored.add(ResultPage(pages[20:], None))
+    assert restored.finish() == whole and restored.pages_read == 2 and restored.items_read == 39

@@ -7,8 +7,18 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 
+from app.jobs.queue import get_queue, run_pending
 from tests.kit.confluence import FakeConfluence
+
+#: What only the macro's "first scan in progress" page contains.
+SCANNING = 'class="freshness scanning"'
+
+
+def run_jobs(app: Flask) -> int:
+    """Run every due job of the app's queue in this thread, as a worker would; return how many ran."""
+    return run_pending(get_queue(app))
 
 
 class EmulatorControl:

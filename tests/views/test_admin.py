@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from tests.kit.atlassian import Site
 from tests.kit.confluence import ADMIN_ACCOUNT, USER_ACCOUNT
 from tests.kit.store import snapshot
-from tests.views.conftest import EmulatorControl
+from tests.views.conftest import EmulatorControl, run_jobs
 
 ADMIN_PAGE = "/admin/freshness"
 GOOD = {"staleDays": 30, "cacheTtlMinutes": 15, "rowsPerPage": 20, "excludedSpaces": "hr, Eng"}
@@ -63,6 +63,8 @@ def test_admin_saves_and_the_macro_uses_it(
     [row] = settings_rows(app)
     assert (row["stale_days"], row["cache_ttl_minutes"], row["rows_per_page"]) == (30, 15, 20)
     assert row["updated_by"] == ADMIN_ACCOUNT
+    client.get(installed_site.signed_url("/macros/freshness", {"spaceKey": "DOCS"}))
+    run_jobs(app)
     macro = client.get(installed_site.signed_url("/macros/freshness", {"spaceKey": "DOCS"})).get_data(
         as_text=True
     )
@@ -144,10 +146,15 @@ def test_health_shows_rate_limit_hits(
 ) -> None:
     emulator.faults(fault429Rate=1.0, retryAfter=0)
     client.get(installed_site.signed_url("/macros/freshness", {"spaceKey": "DOCS"}))
+    assert run_jobs(client.application) == 1  # the scan meets the 429s and is put off, not slept through
     emulator.faults(fault429Rate=0.0)
     body = client.get(installed_site.signed_url(ADMIN_PAGE, sub=ADMIN_ACCOUNT)).get_data(as_text=True)
     import re
 
     match = re.search(r'data-testid="rate-limit-hits">(\d+)', body)
     assert match and int(match.group(1)) >= 1
+    # The scan waits out the pause: the health panel shows it, and the queue holds its message.
+    assert "0 running, 1 waiting, 0 failed" in body
+    depth = re.search(r'data-testid="queue-depth">0 due now, (\d+) scheduled', body)
+    assert depth and int(depth.group(1)) == 1
     assert "Last successful Confluence call" in body

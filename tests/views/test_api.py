@@ -11,13 +11,17 @@ from flask.testing import FlaskClient
 from app.reports.model import ReportScope
 from app.views.scope_tokens import sign_scope
 from tests.kit.atlassian import Site
-from tests.views.conftest import EmulatorControl
+from tests.views.conftest import EmulatorControl, run_jobs
 
 MACRO_PARAMS = {"spaceKey": "DOCS", "rows": "5"}
 
 
 def rendered_scope(client: FlaskClient, site: Site) -> str:
+    """The scope token of a macro page whose report is ready (its first scan run by the jobs)."""
+    client.get(site.signed_url("/macros/freshness", MACRO_PARAMS))
+    run_jobs(client.application)
     body = client.get(site.signed_url("/macros/freshness", MACRO_PARAMS)).get_data(as_text=True)
+    assert 'id="item-rows"' in body
     match = re.search(r'data-scope="([^"]+)"', body)
     assert match
     return match.group(1)
