@@ -34,6 +34,7 @@ def test_commands_serve_a_signed_install_and_signed_module_urls(
             "APP_DATABASE_URL": fresh_database_url(tmp_path),
             "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
             "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
+            "APP_JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
         }
     )
     migrated = flask("db", "upgrade", env=env)

@@ -33,6 +33,8 @@ JobState = Literal["queued", "running", "done", "failed"]
 
 #: After a scan failed for good, a view asks for a new one only after this long.
 RETRY_FAILED_AFTER: Final = timedelta(minutes=1)
+#: A queued job whose message has not been picked up for this long is sent again.
+LOST_AFTER: Final = timedelta(minutes=5)
 #: The longest message kept for viewers.
 MESSAGE_LENGTH: Final = 255
 
@@ -218,7 +220,26 @@ class ScanJobs:
             won = bool(result.rowcount == 1)  # type: ignore[attr-defined]
             job = self.get(client_key, key) or job
             return won, _view(job)
+        if self._orphaned(job, now):
+            # Its worker died (lease over) or its message was lost: whoever notices first sends it
+            # again. The claim, not this, decides who runs it, so a duplicate message is harmless.
+            result = self._session.execute(
+                sa.update(ScanJob)
+                .where(*self._where(client_key, key), ScanJob.requested_at == job.requested_at)
+                .values(requested_at=now)
+            )
+            self._session.commit()
+            return bool(result.rowcount == 1), _view(job)  # type: ignore[attr-defined]
         return False, _view(job)
+
+    @staticmethod
+    def _orphaned(job: ScanJob, now: datetime) -> bool:
+        if job.state == "running":
+            return job.lease_until is None or utc(job.lease_until) <= now
+        if job.state == "queued":
+            due = max(utc(job.run_after), utc(job.requested_at))
+            return due <= now - LOST_AFTER
+        return False
 
     # -- running a scan (workers) ----------------------------------------------------------------
 

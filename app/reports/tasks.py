@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from flask import Flask
 from huey import crontab
@@ -28,16 +28,13 @@ from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app
 from app.jobs.queue import get_queue
 from app.reports.cache import ReportCache
-from app.reports.jobs import ScanJobs
+from app.reports.jobs import LOST_AFTER, ScanJobs
 from app.reports.runner import JobSettings, ScanRunner
 from app.reports.service import ReportService
 from app.tenants.credentials import Credentials
 from app.tenants.health import HealthRecorder
 
 log = logging.getLogger(__name__)
-
-#: A queued job whose message has not been picked up for this long is sent again.
-LOST_AFTER: Final = timedelta(minutes=5)
 
 
 def worker_client_settings(config: dict[str, Any] | Any) -> ClientSettings:

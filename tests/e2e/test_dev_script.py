@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import os
 import queue
+import re
 import signal
 import subprocess
 import threading
@@ -79,6 +81,7 @@ def test_scripts_dev_prints_a_page_that_frames_the_macro(tmp_path: Path) -> None
             "APP_PORT": str(app_port),
             "EMULATOR_PORT": str(emulator_port),
             "APP_DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}",
+            "APP_JOBS_SQLITE_PATH": str(tmp_path / "dev-jobs.db"),
             "EMULATOR_PAGES": "50",
             "PYTHONUNBUFFERED": "1",
         }
@@ -108,6 +111,17 @@ def test_scripts_dev_prints_a_page_that_frames_the_macro(tmp_path: Path) -> None
         assert response.status_code == 200, response.text
         assert "<iframe" in response.text
         assert f"http://127.0.0.1:{app_port}/macros/freshness?" in response.text
+
+        # The worker it started runs the first scan: the macro turns from progress into a report.
+        match = re.search(r'<iframe class="ap-iframe" src="([^"]+/macros/freshness\?[^"]+)"', response.text)
+        assert match, response.text
+        macro_url = html.unescape(match.group(1))
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        body = requests.get(macro_url, timeout=30).text
+        while 'data-testid="scanned"' not in body and time.monotonic() < deadline:
+            time.sleep(0.25)
+            body = requests.get(macro_url, timeout=30).text
+        assert 'data-testid="scanned"' in body, f"no report from the worker:\n{''.join(log)}"
     finally:
         terminated = stop_group(process)
         reader.join(timeout=EXIT_TIMEOUT)

@@ -68,7 +68,13 @@ def host_token(*, iss: str, secret: str, url: str = MACRO_URL) -> str:
 
 
 def get_macro(app: RunningApp, token: str) -> requests.Response:
-    return requests.get(f"{app.url}{MACRO_URL}&jwt={token}", timeout=HTTP_TIMEOUT)
+    """GET the macro; while its first scan runs (the progress page), ask again (bounded)."""
+    deadline = time.monotonic() + HTTP_TIMEOUT
+    while True:
+        response = requests.get(f"{app.url}{MACRO_URL}&jwt={token}", timeout=HTTP_TIMEOUT)
+        if 'class="freshness scanning"' not in response.text or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)
 
 
 def test_the_app_stores_one_tenant_per_site(two_sites: TwoSites) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,6 +27,7 @@ from app.db import get_engine
 from emulator.server import create_app as create_emulator_app
 from emulator.state import EmulatorState, emulator_state
 from tests.kit.database import create_schema
+from tests.kit.jobs import running_worker
 from tests.kit.live import LiveServer
 from tests.kit.processes import REPO, free_port
 from tests.kit.store import snapshot
@@ -243,10 +245,11 @@ def running_install_keys_hub(*emulators: RunningEmulator) -> Iterator[InstallKey
         hub.stop()
 
 
-def app_config(app_url: str, emulator_url: str, database_url: str) -> dict[str, Any]:
+def app_config(app_url: str, emulator_url: str, database_url: str, jobs_path: str) -> dict[str, Any]:
     """The app's settings for talking to an emulator (as ``scripts/dev`` sets them)."""
     return {
         "TESTING": True,
+        "JOBS_SQLITE_PATH": jobs_path,
         "DATABASE_URL": database_url,
         "BASE_URL": app_url,
         "KEY": APP_KEY,
@@ -283,27 +286,37 @@ class RunningApp:
 
 @contextmanager
 def running_app(
-    database_url: str, emulator_url: str, *, overrides: Mapping[str, Any] | None = None
+    database_url: str,
+    emulator_url: str,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    worker: bool = True,
 ) -> Iterator[RunningApp]:
     """Serve the app on a free port, on a fresh schema at ``database_url``, pointed at an emulator.
 
     The install-keys, OAuth and all.js URLs name ``emulator_url``. An emulator serves only its own
     install key, so to install one app into several emulators pass ``overrides={"INSTALL_KEYS_URL":
-    hub.url}`` with an :class:`InstallKeysHub` that knows them all.
+    hub.url}`` with an :class:`InstallKeysHub` that knows them all. With ``worker`` (the default) a
+    thread runs the app's jobs (scans), as ``flask worker`` does beside a real deployment.
     """
     create_schema(database_url)
+    jobs_dir = tempfile.TemporaryDirectory(prefix="jobs-")
 
     def build(port: int) -> Flask:
-        config = app_config(f"http://127.0.0.1:{port}", emulator_url, database_url)
+        config = app_config(
+            f"http://127.0.0.1:{port}", emulator_url, database_url, f"{jobs_dir.name}/jobs.db"
+        )
         config.update(overrides or {})
         return create_connect_app(config)
 
     app, server = serve_on_free_port(build)
     try:
-        yield RunningApp(app, server)
+        with running_worker(app) if worker else nullcontext():
+            yield RunningApp(app, server)
     finally:
         server.stop()
         get_engine(app).dispose()
+        jobs_dir.cleanup()
 
 
 def install_app(emulator: RunningEmulator, app: RunningApp) -> dict[str, Any]:
@@ -443,6 +456,17 @@ def module_frame(
     return element, frame
 
 
+#: The macro's "first scan under way" section; its script swaps the report in when it is ready.
+SCANNING_SELECTOR: Final = ".freshness.scanning"
+
+
+def wait_for_report(frame: Frame, *, timeout: float = BROWSER_TIMEOUT) -> None:
+    """Wait (bounded) until a macro frame shows a report, not the progress of its first scan."""
+    frame.wait_for_function(
+        "(sel) => document.querySelector(sel) === null", arg=SCANNING_SELECTOR, timeout=timeout * 1000
+    )
+
+
 def open_module(
     page: Page,
     url: str,
@@ -450,8 +474,13 @@ def open_module(
     *,
     app_key: str = APP_KEY,
     timeout: float = BROWSER_TIMEOUT,
+    until_report: bool = True,
 ) -> ModuleFrame:
-    """Load a host page and return the module's frame with the HTTP status of its document."""
+    """Load a host page and return the module's frame with the HTTP status of its document.
+
+    For the macro, ``until_report`` (the default) also waits until its report is shown: a scope's
+    first render shows the scan's progress and swaps the report in when the job has run.
+    """
     documents: list[Response] = []
 
     def record(response: Response) -> None:
@@ -467,6 +496,8 @@ def open_module(
     status = next((r.status for r in documents if r.frame == frame), None)
     if status is None:
         status = next((r.status for r in documents if r.url == frame.url), None)
+    if until_report and module_key == MACRO_MODULE and status == 200:
+        wait_for_report(frame, timeout=timeout)
     return ModuleFrame(element, frame, status)
 
 

@@ -208,6 +208,11 @@ def test_a_killed_worker_is_resumed_from_its_checkpoint(sessions: sessionmaker[S
     assert json.loads(job.checkpoint)["pages_read"] == 4  # checkpoints every 2 pages
     assert h.run() == "dropped"  # the lease still holds: nobody else may take it
     h.clock.now = T0 + h.runner.settings.lease + timedelta(seconds=1)
+    assert len(h.sent) == 1
+    h.view()  # a viewer (or the status poll) notices the dead lease and sends the job again
+    assert h.sent[-1] == ("t1", SCOPE.cache_key, 0.0) and len(h.sent) == 2
+    h.view()
+    assert len(h.sent) == 2  # once
     space.stop_after = None
     assert h.run() == "done"
     assert space.calls == [0, 1, 2, 3, 4, 4, 5, 6, 7, 8, 9]  # 11 calls, not 5 + 10
