@@ -5,7 +5,6 @@
   * ConnectAuthError (401)            - MissingTokenError, InvalidTokenError, TokenExpiredError,
                                         QshMismatchError, UnknownIssuerError, InstallKeyError
   * ForbiddenError (403)              - TenantMismatchError, TenantNotAllowedError, NotAdminError
-  * NotFoundError (404)
   * MethodNotAllowedError (405)
   * ServiceUnavailableError (503)
   * ConfluenceError (502)             - the REST client's failures (see below)
@@ -111,11 +110,6 @@ class TenantNotAllowedError(ForbiddenError):
 class NotAdminError(ForbiddenError):
     def __init__(self) -> None:
         super().__init__("Only Confluence administrators may use this page.")
-
-
-class NotFoundError(AppError):
-    status_code = 404
-    code = "not_found"
 
 
 class MethodNotAllowedError(AppError):
