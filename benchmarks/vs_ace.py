@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from emulator.server import create_app as create_emulator
 from emulator.state import emulator_state
 from tests.kit.live import LiveServer
+from tests.kit.processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 HARNESS = Path("/work/shared/peers/ace")
@@ -76,13 +76,6 @@ TOKEN_LIFETIME = 180
 
 class BenchError(Exception):
     """Something did not come up; the message says what and where to look."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def log(message: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 from collections.abc import Callable
 
 import pytest
@@ -24,7 +23,9 @@ from app.errors import (
     ConfluenceUnauthorizedError,
 )
 from tests.confluence.conftest import PAGES, Creds
-from tests.confluence.fake_confluence import APP_KEY, SECRET, FakeConfluence, Fault
+from tests.confluence.fake_confluence import SECRET, FakeConfluence, Fault
+from tests.kit.constants import APP_KEY
+from tests.kit.processes import free_port
 
 QuickClient = Callable[..., ConfluenceClient]
 
@@ -171,10 +172,7 @@ def test_a_body_that_is_not_json_is_a_bad_response(client: ConfluenceClient, sit
 
 
 def test_connection_refused_is_a_transport_error(sleeps: list[float]) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}/wiki"
+    base = f"http://127.0.0.1:{free_port()}/wiki"  # a port nobody listens on
     with requests.Session() as session:
         transport = Transport(
             session, timeout=1.0, user_agent="t", policy=RetryPolicy(max_attempts=2), sleep=sleeps.append

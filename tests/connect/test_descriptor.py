@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from app.connect.descriptor import load_template, module_urls
-from tests.conftest import APP_BASE_URL, APP_KEY
+from tests.kit.constants import APP_BASE_URL, APP_KEY
 
 
 def test_descriptor_is_served_with_this_deployments_base_url(client: FlaskClient) -> None:
