@@ -18,7 +18,6 @@ import argparse
 import logging
 import math
 import re
-import socket
 import sys
 import tempfile
 import time
@@ -37,13 +36,7 @@ from app.db import get_engine
 from emulator.server import create_app as create_emulator
 from emulator.state import emulator_state
 from tests.kit.live import LiveServer
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.kit.processes import free_port
 
 
 def macro_src(http: requests.Session, emulator_url: str, page_id: int) -> str:

@@ -1,9 +1,9 @@
 """Side by side: our app under gunicorn against atlassian-connect-express (ACE) 11.5.3, with wrk.
 
 Both servers run on this machine, on loopback, with real installs: ACE gets an RS256 signed install
-whose public key is on the peer harness's key server; ours is installed by the emulator's real
-lifecycle (``POST /_emulator/apps``). Then, for each scenario, wrk drives each server for a fixed
-duration after a warm-up, cycling through pre-signed URLs with a Lua script:
+whose public key is on a loopback install-keys server (``tests/kit/atlassian.KeyServer``); ours is
+installed by the emulator's real lifecycle (``POST /_emulator/apps``). Then, for each scenario, wrk drives
+each server for a fixed duration after a warm-up, cycling through pre-signed URLs with a Lua script:
 
 * ``iframe``: an iframe load with a product-signed URL (HS256, qsh over the full query with
   Confluence's ``xdm_e``, ``xdm_c``, ``cp``, ``lic``, ``cv``; token in ``?jwt=``). ACE: its ``/macro``
@@ -21,21 +21,21 @@ server spent per request, and the peak RSS of each server's process tree. It ass
 timing: wrk and both servers share this machine's cores, so the figures are relative ones.
 
 Run: ``.venv/bin/python benchmarks/vs_ace.py [--duration 10] [--connections 16]``.
-ACE's npm install is cached in ``test-artifacts/ace-peer/`` (about 1.5 minutes the first time).
+The ACE side is ``benchmarks/ace/`` (our small ACE app; ``package-lock.json`` pins ACE 11.5.3):
+``benchmarks/ace/setup`` runs ``npm ci`` there once (about 2 minutes; Node 20+ and npm needed).
+``--check`` only sets ACE up, starts it, installs a tenant and loads its macro once (no wrk needed).
 With ``BENCH_DATABASE_URL=postgresql+psycopg://…`` (an empty database) ours is also run on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,16 +57,17 @@ import jwt
 import requests
 from atlassian_jwt.url_utils import hash_url
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.server import create_app as create_emulator
 from emulator.state import emulator_state
+from tests.kit.atlassian import KeyServer
 from tests.kit.live import LiveServer
+from tests.kit.processes import free_port
 
 REPO = Path(__file__).resolve().parent.parent
-HARNESS = Path("/work/shared/peers/ace")
-ACE_CACHE = REPO / "test-artifacts" / "ace-peer"
+ACE_DIR = REPO / "benchmarks" / "ace"  # our ACE app; its package-lock.json pins ACE 11.5.3
+ACE_APP_KEY = "ace-benchmark-peer"  # the key in benchmarks/ace/atlassian-connect.json
 BIN = Path(sys.executable).parent
 ADMIN_ACCOUNT = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"  # the emulator's Ada Admin
 ACE_TENANT = "https://bench.atlassian.net/wiki"  # production ACE only accepts *.atlassian.net hosts
@@ -76,13 +77,6 @@ TOKEN_LIFETIME = 180
 
 class BenchError(Exception):
     """Something did not come up; the message says what and where to look."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def log(message: str) -> None:
@@ -291,87 +285,53 @@ class Tenant:
 # -- ACE ------------------------------------------------------------------------------------------
 
 
-def ace_stamp() -> str:
-    digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json"):
-        digest.update((HARNESS / name).read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def ensure_ace_install(timeout: float) -> Path:
-    """``node_modules`` for the harness, installed once (``run.sh install``) and cached by lockfile."""
-    if not (HARNESS / "run.sh").exists():
-        raise BenchError(f"the ACE peer harness is not at {HARNESS}")
-    stamp_file = ACE_CACHE / ".vs_ace-stamp"
-    modules = ACE_CACHE / "node_modules"
-    binding = modules / "sqlite3" / "build" / "Release" / "node_sqlite3.node"
-    if stamp_file.exists() and stamp_file.read_text() == ace_stamp() and binding.exists():
-        return modules
-    for tool in ("node", "npm"):
-        if shutil.which(tool) is None:
-            raise BenchError(f"{tool} is not on PATH: ACE needs Node 20 + npm")
-    log(f"installing ACE into {ACE_CACHE} (npm ci + sqlite3 build; about 1.5 minutes, once)")
-    ACE_CACHE.mkdir(parents=True, exist_ok=True)
-    for item in HARNESS.iterdir():
-        if item.is_file():
-            target = ACE_CACHE / item.name
-            target.unlink(missing_ok=True)
-            shutil.copyfile(item, target)
-    (ACE_CACHE / "run.sh").chmod(0o755)
-    install_log = ACE_CACHE / "install.log"
-    with install_log.open("wb") as out:
+    """``node_modules`` of ``benchmarks/ace/``: ``benchmarks/ace/setup`` runs ``npm ci`` once per lockfile."""
+    log_path = REPO / "test-artifacts" / "ace-setup.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log(f"setting up ACE in {ACE_DIR} (npm ci and a sqlite3 build the first time: about 2 minutes)")
+    with log_path.open("wb") as out:
         try:
             result = subprocess.run(
-                ["./run.sh", "install"],
-                cwd=ACE_CACHE,
+                ["bash", str(ACE_DIR / "setup")],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 timeout=timeout,
                 start_new_session=True,
             )
         except subprocess.TimeoutExpired:
-            raise BenchError(f"ACE's npm install took over {timeout:.0f} s; see {install_log}") from None
-    if result.returncode != 0 or not binding.exists():
-        raise BenchError(
-            f"ACE's npm install failed (exit {result.returncode}); log {install_log}:\n{tail(install_log)}"
-        )
-    stamp_file.write_text(ace_stamp())
-    return modules
+            raise BenchError(f"ACE's setup took over {timeout:.0f} s; see {log_path}") from None
+    if result.returncode != 0:
+        raise BenchError(f"ACE's setup failed (exit {result.returncode}); log {log_path}:\n{tail(log_path)}")
+    return ACE_DIR / "node_modules"
 
 
 @dataclass
 class Ace:
     server: Server
-    keyserver: Server
+    keyserver: KeyServer
     url: str
     tenant: Tenant
 
+    def stop(self) -> None:
+        self.server.stop()
+        self.keyserver.stop()
 
-def start_ace(modules: Path, tmp: Path) -> Ace:
-    """Copy the harness to ``tmp``, start its key server and app, and install one tenant (signed)."""
-    home = tmp / "ace"
-    shutil.copytree(HARNESS, home)
-    for path in [home, *home.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
-    (home / "node_modules").symlink_to(modules)
-    keys = home / ".run" / "keys"
-    keys.mkdir(parents=True)
-    port, keys_port = free_port(), free_port()
+
+def start_ace(tmp: Path) -> Ace:
+    """Start a loopback install-keys server and the ACE app, and install one tenant (signed install)."""
+    keyserver = KeyServer().start()
+    port = free_port()
     env = {
         **os.environ,
-        "ACE_PEER_PORT": str(port),
-        "ACE_PEER_KEYS_PORT": str(keys_port),
-        "ACE_PEER_KEYS_DIR": str(keys),
-        "ACE_PEER_STORE": "sqlite-file",
-        "ACE_PEER_DB": str(home / ".run" / "ace-peer.db"),
+        "ACE_PORT": str(port),
+        "ACE_DB": str(tmp / "ace.db"),
         "NODE_ENV": "production",
-        "CONNECT_KEYS_CDN_URL": f"http://127.0.0.1:{keys_port}",
+        "CONNECT_KEYS_CDN_URL": keyserver.url,
     }
-    keyserver = start("ace-keyserver", ["node", "keyserver.js"], cwd=home, env=env, log_dir=tmp)
-    server = start("ace-app", ["node", "app.js"], cwd=home, env=env, log_dir=tmp)
+    server = start("ace-app", ["node", "app.js"], cwd=ACE_DIR, env=env, log_dir=tmp)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_up(keyserver, f"http://127.0.0.1:{keys_port}/none", timeout=15)
         wait_up(server, f"{url}/healthz", timeout=20)
         tenant = Tenant(
             client_key=f"bench-{uuid.uuid4().hex[:12]}",
@@ -380,11 +340,7 @@ def start_ace(modules: Path, tmp: Path) -> Ace:
         )
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         kid = f"bench-{uuid.uuid4().hex[:8]}"
-        (keys / f"{kid}.pem").write_bytes(
-            key.public_key().public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
+        keyserver.publish(kid, key)
         now = int(time.time())
         token = jwt.encode(
             {
@@ -401,7 +357,7 @@ def start_ace(modules: Path, tmp: Path) -> Ace:
             headers={"kid": kid},
         )
         payload = {
-            "key": "ace-peer-harness",
+            "key": ACE_APP_KEY,
             "clientKey": tenant.client_key,
             "sharedSecret": tenant.secret,
             "serverVersion": "6452",
@@ -429,15 +385,31 @@ def start_ace(modules: Path, tmp: Path) -> Ace:
     return Ace(server, keyserver, url, tenant)
 
 
+def check_ace() -> int:
+    """Set ACE up, start it, install a tenant, and load its macro once with a product-signed URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    ensure_ace_install(timeout=420)
+    with tempfile.TemporaryDirectory(prefix="vs_ace-check-") as tmp_name, terminate_on_signals():
+        ace = start_ace(Path(tmp_name))
+        try:
+            path = ace.tenant.urls(ace_paths("iframe"))[0]
+            response = requests.get(ace.url + path, timeout=10)
+            bad = requests.get(ace.url + ace.tenant.urls(ace_paths("iframe"), bad_qsh=True)[0], timeout=10)
+        finally:
+            ace.stop()
+    ok = response.status_code == 200 and "<h1>Macro</h1>" in response.text and bad.status_code == 401
+    print(f"ACE: signed install 204, macro {response.status_code}, wrong qsh {bad.status_code}")
+    return 0 if ok else 1
+
+
 def ace_paths(kind: str) -> Callable[[int], str]:
-    app_key = "ace-peer-harness"
     xdm_e = "https://bench.atlassian.net"
     if kind == "admin":
-        return lambda i: "/config?" + urlencode(iframe_params(xdm_e, app_key, "peer-config"))
+        return lambda i: "/config?" + urlencode(iframe_params(xdm_e, ACE_APP_KEY, "bench-config"))
 
     def macro(i: int) -> str:
         params = [("pageId", "98765"), ("macroId", f"bench-macro-{i:04d}")]
-        return "/macro?" + urlencode(params + iframe_params(xdm_e, app_key, "peer-macro"))
+        return "/macro?" + urlencode(params + iframe_params(xdm_e, ACE_APP_KEY, "bench-macro"))
 
     return macro
 
@@ -714,7 +686,10 @@ def main() -> int:
     )
     parser.add_argument("--scenarios", default=",".join(s[0] for s in SCENARIOS))
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--check", action="store_true", help="only check that ACE sets up and answers")
     args = parser.parse_args()
+    if args.check:
+        return check_ace()
     if not 1 <= args.duration <= 120 or args.warmup + args.duration + 10 > TOKEN_LIFETIME:
         parser.error("--duration must be 1..120 s (tokens live 180 s, warm-up included)")
     if shutil.which("wrk") is None:
@@ -727,7 +702,7 @@ def main() -> int:
 
     started = time.monotonic()
     modules = ensure_ace_install(timeout=420)
-    databases = [("sqlite", None)]
+    databases: list[tuple[str, str | None]] = [("sqlite", None)]
     if os.environ.get("BENCH_DATABASE_URL"):
         databases.append(("postgresql", os.environ["BENCH_DATABASE_URL"]))
 
@@ -742,7 +717,7 @@ def main() -> int:
         tmp = Path(tmp_name)
         # -- ACE
         log("starting ACE (key server + app) and installing one tenant with a signed install")
-        ace = start_ace(modules, tmp)
+        ace = start_ace(tmp)
         try:
             rss.watch("ACE", ace.server.process.pid)
             for kind, _title, expected in scenarios:
@@ -755,8 +730,7 @@ def main() -> int:
                 results[("ACE", kind)] = measure(ace.server, ace.url, paths, expected, args, tmp)
             rss.unwatch("ACE")
         finally:
-            ace.server.stop()
-            ace.keyserver.stop()
+            ace.stop()
 
         # -- ours: the emulator in this process (idle while wrk runs), gunicorn in its own processes
         emulator_port, app_port = free_port(), free_port()

@@ -1,4 +1,4 @@
-"""Iframe URLs for app modules, built and signed the way Confluence builds them (protocol.md section 6).
+"""Iframe URLs for app modules, built and signed the way Confluence builds them (see docs/emulator.md).
 
 The module ``url`` template is filled with URL-encoded context values, Confluence's own parameters are
 appended, and an HS256 ``jwt`` whose qsh covers all of them (relative to the app's baseUrl path) is added.

@@ -1,7 +1,8 @@
 """Installing apps and sending their lifecycle callbacks, signed like Confluence Cloud signs them.
 
 ``installed``/``uninstalled`` carry an RS256 JWT (header ``kid``, ``aud`` = the app's baseUrl); ``enabled``/
-``disabled`` carry an HS256 JWT signed with the stored shared secret (protocol.md sections 2.2-2.3).
+``disabled`` carry an HS256 JWT signed with the stored shared secret
+(https://developer.atlassian.com/cloud/confluence/security-for-connect-apps/).
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""OAuth 2.0 JWT-bearer grant (Connect "user impersonation", protocol.md section 4.2) and its token store."""
+"""OAuth 2.0 JWT-bearer grant and its token store.
+
+Connect "user impersonation": https://developer.atlassian.com/cloud/confluence/user-impersonation-for-connect-apps/
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ ISS_PREFIX: Final = "urn:atlassian:connect:clientid:"
 SUB_PREFIX: Final = "urn:atlassian:connect:useraccountid:"
 ATLASSIAN_AUDIENCE: Final = "https://oauth-2-authorization-server.services.atlassian.com"
 TOKEN_LIFETIME: Final = 900
-MAX_ASSERTION_LIFETIME: Final = 120  # Atlassian rejects longer-lived assertions (protocol.md 4.2)
+MAX_ASSERTION_LIFETIME: Final = 120  # longer-lived assertions are refused (reported of Atlassian's server)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Cursor pagination with Confluence v2 semantics (protocol.md section 5.3).
+"""Cursor pagination with Confluence v2 semantics ("Pagination" in https://developer.atlassian.com/cloud/confluence/rest/v2/intro/).
 
 A cursor is padded base64 of a small JSON object holding the offset, a digest of the query it belongs to and
 an HMAC tag, so a tampered cursor or one replayed with other filters is a 400, as on the real site.

@@ -18,6 +18,7 @@ from app.db import get_engine
 from app.reports.cache import _decoded as decoded_reports
 from tests.kit.atlassian import Atlassian, Site, running_atlassian
 from tests.kit.confluence import FakeConfluence
+from tests.kit.constants import APP_BASE_URL, APP_KEY
 from tests.kit.database import create_schema, fresh_database_url
 from tests.kit.e2e import (
     BROWSER_TIMEOUT,
@@ -30,8 +31,6 @@ from tests.kit.e2e import (
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
-APP_BASE_URL = "https://app.example.test"
-APP_KEY = "com.example.confluence-freshness"
 LOOPBACK_NAMES = {"localhost", "::1", "ip6-localhost"}
 
 

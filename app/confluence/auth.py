@@ -1,7 +1,10 @@
 """``requests`` auth hooks for calls to Confluence: as the app (Connect JWT) and as a user (Bearer).
 
-Spec: protocol.md §4.1 (app JWT: ``iss`` = app key, ``exp`` = ``iat`` + 180, qsh over the outgoing
-request relative to the tenant baseUrl, header ``Authorization: JWT <token>``) and §4.2 (Bearer).
+As the app: a JWT with ``iss`` = app key, ``exp`` = ``iat`` + 180, a qsh over the outgoing request relative
+to the tenant baseUrl, sent as ``Authorization: JWT <token>`` ("Understanding JWT for Connect apps",
+https://developer.atlassian.com/cloud/confluence/understanding-jwt/). As a user: ``Authorization: Bearer
+<token>`` from the OAuth 2.0 JWT-bearer grant
+(https://developer.atlassian.com/cloud/confluence/user-impersonation-for-connect-apps/).
 """
 
 from __future__ import annotations

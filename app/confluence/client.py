@@ -36,7 +36,8 @@ ADMIN_OPERATION: Final = {"operation": "administer", "targetType": "application"
 def query(**params: ParamValue) -> dict[str, str]:
     """Return wire query parameters: ``None`` dropped, ``snake_case`` → ``kebab-case``, lists comma-joined.
 
-    v2 takes id lists as one comma-separated value (protocol.md §5.2); the qsh is computed later from
+    v2 takes id lists as one comma-separated value (array parameters in the v2 OpenAPI spec,
+    https://dac-static.atlassian.com/cloud/confluence/openapi-v2.v3.json); the qsh is computed later from
     the URL requests builds out of this, so what is hashed is exactly what is sent.
     """
     wire: dict[str, str] = {}

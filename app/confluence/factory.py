@@ -1,7 +1,7 @@
 """Build clients from a tenant's credentials and the app's settings, without importing the tenant store.
 
 Anything with the attributes of :class:`TenantCredentials` (the ``Tenant`` row, a test double) will do,
-so this package stays free of the database (architecture.md: ``confluence/`` never touches it).
+so this package stays free of the database (docs/architecture.md: ``confluence/`` never touches it).
 """
 
 from __future__ import annotations

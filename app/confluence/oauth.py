@@ -1,10 +1,12 @@
 """Acting as a user: the OAuth 2.0 JWT-bearer grant and a thread-safe cache of the bearer tokens.
 
-Spec: protocol.md §4.2. The assertion is an HS256 JWT signed with the tenant's shared secret
-(``iss`` = ``urn:atlassian:connect:clientid:<oauthClientId>``, ``sub`` = the user's account URN,
-``tnt`` = the tenant baseUrl *with* ``/wiki``, ``aud`` = the authorization server); it is exchanged at
-``{oauth_url}/oauth2/token`` for a short-lived bearer token, cached until shortly before it expires.
-Tokens and secrets never appear in a repr, a log line or an error message.
+Spec: "User impersonation for Connect apps",
+https://developer.atlassian.com/cloud/confluence/user-impersonation-for-connect-apps/. The assertion is an
+HS256 JWT signed with the tenant's shared secret (``iss`` =
+``urn:atlassian:connect:clientid:<oauthClientId>``, ``sub`` = the user's account URN, ``tnt`` = the tenant
+baseUrl *with* ``/wiki``, ``aud`` = the authorization server); it is exchanged at
+``{oauth_url}/oauth2/token`` for a short-lived bearer token, cached until shortly before it expires. Tokens
+and secrets never appear in a repr, a log line or an error message.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from app.errors import ConfluenceBadResponseError
 
 DEFAULT_OAUTH_URL: Final = "https://oauth-2-authorization-server.services.atlassian.com"
 GRANT_TYPE: Final = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-#: Atlassian rejects assertions valid for long (protocol.md §4.2 keeps it at most 60 s).
+#: An assertion is used once, at once: keep it short-lived (the emulator refuses one valid over 120 s).
 ASSERTION_LIFETIME_SECONDS: Final = 30
 #: Renew a cached token this long before it expires (at most; a tenth of short lifetimes).
 RENEW_MARGIN_SECONDS: Final = 30.0

@@ -1,9 +1,10 @@
 """Cursor pagination for Confluence list endpoints: a generator holding one page at a time.
 
-Spec: protocol.md §5.3. The next page's URL comes from ``Link: <…>; rel="next"`` (else the body's
-``_links.next``); it is site-root relative and already holds ``/wiki``, the cursor and every original
-parameter, so it is joined to the tenant's *origin* and followed verbatim - never appended to the
-baseUrl (``/wiki/wiki``) and never rebuilt. v1 next links lack ``/wiki`` and are joined to the baseUrl.
+Spec: "Pagination" in https://developer.atlassian.com/cloud/confluence/rest/v2/intro/. The next page's URL
+comes from ``Link: <…>; rel="next"`` (else the body's ``_links.next``); it is site-root relative and already
+holds ``/wiki``, the cursor and every original parameter, so it is joined to the tenant's *origin* and
+followed verbatim - never appended to the baseUrl (``/wiki/wiki``) and never rebuilt. v1 next links lack
+``/wiki`` and are joined to the baseUrl.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The retry policy for calls to Confluence: which answers are retried, and how long to wait.
 
-Pure functions and a frozen policy; the loop that applies them is in ``transport.py``.
-Atlassian's guidance (protocol.md §5.4): honour ``Retry-After`` as a minimum on 429 and 503, otherwise
-back off exponentially with jitter and a cap, and only retry idempotent requests.
+Pure functions and a frozen policy; the loop that applies them is in ``transport.py``. Atlassian's guidance
+(https://developer.atlassian.com/cloud/confluence/rate-limiting/): honour ``Retry-After`` as a minimum on
+429 and 503, otherwise back off exponentially with jitter and a cap, and only retry idempotent requests.
 """
 
 from __future__ import annotations

@@ -140,8 +140,8 @@ class Transport:
             if status != 429 and status not in TRANSIENT_STATUSES:
                 raise error_for_status(status, method, sent_url)
             if retry_after is not None and retry_after > self.policy.max_retry_after:
-                # Retrying sooner than asked only earns a longer wait (protocol.md §5.4): give up and
-                # let the caller decide when to come back.
+                # Retrying sooner than asked only earns a longer wait (Atlassian's rate-limiting page,
+                # cited in retry.py): give up and let the caller decide when to come back.
                 raise self._final_error(status, method, sent_url, retry_after)
             delay = retry_after if retry_after is not None else self.policy.backoff(retry + 1, self._rand)
             if retryable and self._may_retry(retry, started, delay):

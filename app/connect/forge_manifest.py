@@ -1,10 +1,12 @@
 """A Connect-on-Forge ``manifest.yml`` built from our Connect descriptor.
 
-Atlassian stopped descriptor-URL installs of private Connect apps (protocol.md §0); a Connect app now
-ships as a Forge app whose manifest carries the Connect modules (``connectModules``, module types
-prefixed with the product) and a ``remotes`` entry pointing at this backend. The backend protocol is
-unchanged: the same lifecycle callbacks, JWTs and REST calls. Forge sends no ``enabled``/``disabled``
-events, so only ``installed``/``uninstalled`` are declared.
+Atlassian is ending Connect support and no longer installs private Connect apps from a descriptor URL; a
+Connect app now ships as a Forge app (https://developer.atlassian.com/platform/adopting-forge-from-connect/)
+whose manifest carries the Connect modules (``connectModules``, module types prefixed with the product) and
+a ``remotes`` entry pointing at this backend. The backend protocol is unchanged: the same lifecycle
+callbacks, JWTs and REST calls. Forge sends no ``enabled``/``disabled`` events
+(https://developer.atlassian.com/platform/adopting-forge-from-connect/limitations-and-differences/), so only
+``installed``/``uninstalled`` are declared.
 """
 
 from __future__ import annotations

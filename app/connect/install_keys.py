@@ -1,8 +1,10 @@
 """Atlassian's install public keys, fetched by ``kid`` and cached in the process.
 
-Keys rotate by publishing a *new* ``kid`` (protocol.md §2.3), so a key once fetched for a ``kid`` never
-changes and may be cached for the life of the process. Failures are cached briefly, so a flood of
-tokens naming unknown ``kid``s cannot make us hammer the key service.
+A ``kid`` names one published key
+(https://developer.atlassian.com/cloud/confluence/security-for-connect-apps/, signed install): a rotation
+publishes a *new* ``kid``, so a key once fetched for a ``kid`` never changes and may be cached for the life
+of the process. Failures are cached briefly, so a flood of tokens naming unknown ``kid``s cannot make us
+hammer the key service.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Lifecycle callbacks: installed/uninstalled (RS256 signed install), enabled/disabled (HS256).
 
-Every check runs before anything is written (protocol.md §2.3): a refused callback changes no
+Every check runs before anything is written
+(https://developer.atlassian.com/cloud/confluence/security-for-connect-apps/): a refused callback changes no
 stored state. Spring-boot's rules: the authenticated issuer must equal the body's ``clientKey`` (403
-otherwise), uninstall keeps the row, and each event is idempotent, so ``uninstalled`` and
-``disabled`` may arrive in any order.
+otherwise), uninstall keeps the row, and each event is idempotent, so ``uninstalled`` and ``disabled`` may
+arrive in any order.
 """
 
 from __future__ import annotations

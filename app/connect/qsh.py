@@ -1,7 +1,7 @@
 """The Connect query string hash (qsh): a pure implementation of the canonical request.
 
 Spec: "Understanding JWT for Connect apps", section "Creating a query string hash"
-(developer.atlassian.com/cloud/confluence/understanding-jwt), summarised in protocol.md §3.3.
+(https://developer.atlassian.com/cloud/confluence/understanding-jwt/), explained in docs/qsh.md.
 
 1. METHOD is upper-cased.
 2. The canonical URI is the path as sent on the wire (still percent-encoded), with the context

@@ -29,9 +29,9 @@ def token_from(request: Request) -> str:
 def raw_path(request: Request) -> str:
     """Return the request path as it was sent on the wire, still percent-encoded.
 
-    Werkzeug's ``request.path`` is decoded, which would change the qsh of paths holding ``%xx``
-    (protocol.md §3.4, point 1). Servers that keep the raw URI (Werkzeug, gunicorn) say so in
-    ``RAW_URI``/``REQUEST_URI``; otherwise the decoded path is re-encoded.
+    Werkzeug's ``request.path`` is decoded, which would change the qsh of paths holding ``%xx`` (the
+    canonical URI is the path as sent: docs/qsh.md). Servers that keep the raw URI (Werkzeug, gunicorn)
+    say so in ``RAW_URI``/``REQUEST_URI``; otherwise the decoded path is re-encoded.
     """
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if isinstance(raw, str) and raw:

@@ -1,9 +1,11 @@
 """Signing and verifying Connect JWTs: pure functions, time passed in, no Flask and no database.
 
-Spec: "Understanding JWT for Connect apps" and the signed-install announcement (protocol.md §2.3, §3).
-Algorithms are pinned per path (HS256 for tenant tokens, RS256 for install tokens); the token's own
-``alg`` header is never trusted. Expiry and issue time are checked here against the ``now`` the
-caller passes, so tests use fixed times instead of sleeping.
+Spec: "Understanding JWT for Connect apps"
+(https://developer.atlassian.com/cloud/confluence/understanding-jwt/) and signed install
+(https://developer.atlassian.com/cloud/confluence/security-for-connect-apps/). Algorithms are pinned per
+path (HS256 for tenant tokens, RS256 for install tokens); the token's own ``alg`` header is never trusted.
+Expiry and issue time are checked here against the ``now`` the caller passes, so tests use fixed times
+instead of sleeping.
 """
 
 from __future__ import annotations

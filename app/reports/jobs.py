@@ -234,11 +234,14 @@ class ScanJobs:
 
     @staticmethod
     def _orphaned(job: ScanJob, now: datetime) -> bool:
+        """Running with its lease over and not sent again since (or sent again long ago), or queued and
+        not picked up for :data:`LOST_AFTER`. ``requested_at`` records when it was last sent."""
+        sent = utc(job.requested_at)
         if job.state == "running":
-            return job.lease_until is None or utc(job.lease_until) <= now
+            lease = utc(job.lease_until) if job.lease_until is not None else sent
+            return lease <= now and (sent < lease or sent <= now - LOST_AFTER)
         if job.state == "queued":
-            due = max(utc(job.run_after), utc(job.requested_at))
-            return due <= now - LOST_AFTER
+            return max(utc(job.run_after), sent) <= now - LOST_AFTER
         return False
 
     # -- running a scan (workers) ----------------------------------------------------------------
@@ -417,25 +420,29 @@ class ScanJobs:
 
     # -- housekeeping (the periodic task) ---------------------------------------------------------
 
-    def orphans(self, now: datetime, *, lost_after: timedelta) -> list[tuple[str, str]]:
-        """Jobs whose queue message is gone: running with an expired lease (a killed worker), or
-        queued and due for longer than ``lost_after`` (a message lost with a queue's storage)."""
+    def orphans(self, now: datetime) -> list[tuple[str, str]]:
+        """Jobs whose queue message is gone (see :meth:`_orphaned`): a killed worker's, or a lost one."""
+        stale = now - LOST_AFTER
         rows = self._session.execute(
             sa.select(ScanJob.client_key, ScanJob.scope_key).where(
                 sa.or_(
-                    sa.and_(ScanJob.state == "running", ScanJob.lease_until <= now),
-                    sa.and_(ScanJob.state == "queued", ScanJob.run_after <= now - lost_after),
+                    sa.and_(
+                        ScanJob.state == "running",
+                        ScanJob.lease_until <= now,
+                        sa.or_(ScanJob.requested_at < ScanJob.lease_until, ScanJob.requested_at <= stale),
+                    ),
+                    sa.and_(
+                        ScanJob.state == "queued", ScanJob.run_after <= stale, ScanJob.requested_at <= stale
+                    ),
                 )
             )
         ).all()
         return [(row.client_key, row.scope_key) for row in rows]
 
-    def touch_queued(self, client_key: str, scope_key: str, now: datetime) -> None:
-        """Note that a lost job was sent again, so it is not re-sent on every sweep."""
+    def mark_sent(self, client_key: str, scope_key: str, now: datetime) -> None:
+        """Record that a job's message was sent again, so it is not re-sent on every sweep."""
         self._session.execute(
-            sa.update(ScanJob)
-            .where(*self._where(client_key, scope_key), ScanJob.state == "queued")
-            .values(run_after=now)
+            sa.update(ScanJob).where(*self._where(client_key, scope_key)).values(requested_at=now)
         )
         self._session.commit()
 

@@ -28,7 +28,7 @@ from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app
 from app.jobs.queue import get_queue
 from app.reports.cache import ReportCache
-from app.reports.jobs import LOST_AFTER, ScanJobs
+from app.reports.jobs import ScanJobs
 from app.reports.runner import JobSettings, ScanRunner
 from app.reports.service import ReportService
 from app.tenants.credentials import Credentials
@@ -109,8 +109,8 @@ def sweep(app: Flask, now: datetime, send: Callable[[str, str], None]) -> dict[s
     done = {"resent": 0, "warmed": 0, "dropped": 0}
     with sessions() as session:
         jobs = ScanJobs(session)
-        for client_key, scope_key in jobs.orphans(now, lost_after=LOST_AFTER):
-            jobs.touch_queued(client_key, scope_key, now)
+        for client_key, scope_key in jobs.orphans(now):
+            jobs.mark_sent(client_key, scope_key, now)
             send(client_key, scope_key)
             done["resent"] += 1
         cache = ReportCache(session)

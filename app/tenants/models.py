@@ -48,11 +48,6 @@ class Tenant(Base):
         """The site's host (and port, if any) as people know it: from ``displayUrl`` if set."""
         return urlsplit(self.display_url or self.base_url).netloc
 
-    @property
-    def active(self) -> bool:
-        """True when requests from this site may be served (installed; enabled is advisory)."""
-        return self.installed
-
     def __repr__(self) -> str:
         # Never the shared secret.
         return (

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from app.errors import InvalidPayloadError
 
-LIFECYCLE_EVENTS: Final = frozenset({"installed", "uninstalled", "enabled", "disabled"})
 _MAX_FIELD: Final = 2048
 
 

@@ -28,11 +28,6 @@ class TenantStore:
         tenant = self.get(client_key)
         return tenant if tenant is not None and tenant.installed else None
 
-    def secret_for(self, client_key: str) -> str | None:
-        """Return the shared secret of an installed tenant (a lookup for token verification)."""
-        tenant = self.get_installed(client_key)
-        return tenant.shared_secret if tenant is not None else None
-
     def list(self, *, include_uninstalled: bool = False) -> Sequence[Tenant]:
         """Return tenants ordered by client key."""
         query = sa.select(Tenant).order_by(Tenant.client_key)

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from app.confluence import ClientEvent, ClientSettings, ConfluenceClient, client_as_app
-from tests.confluence.fake_confluence import APP_KEY, OAUTH_CLIENT_ID, SECRET, FakeConfluence
+from tests.confluence.fake_confluence import OAUTH_CLIENT_ID, SECRET, FakeConfluence
+from tests.kit.constants import APP_KEY
 from tests.kit.live import serving
 
 PAGES = 600  # 3 pages of 250 on /pages: enough to cross two cursors

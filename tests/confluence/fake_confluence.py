@@ -26,7 +26,8 @@ import jwt
 from atlassian_jwt.url_utils import hash_url
 from flask import Flask, Response, request
 
-APP_KEY = "com.example.confluence-freshness"
+from tests.kit.constants import APP_KEY
+
 SECRET = "fake-tenant-shared-secret-0123456789abcdef"
 OAUTH_CLIENT_ID = "oauth-client-1"
 

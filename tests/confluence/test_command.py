@@ -9,7 +9,8 @@ from flask import Flask
 
 from app.db import get_session
 from app.tenants.models import Tenant
-from tests.confluence.fake_confluence import APP_KEY, SECRET, FakeConfluence
+from tests.confluence.fake_confluence import SECRET, FakeConfluence
+from tests.kit.constants import APP_KEY
 
 
 @pytest.fixture

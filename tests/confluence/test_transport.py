@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 from collections.abc import Callable
 
 import pytest
@@ -25,6 +24,8 @@ from app.errors import (
 )
 from tests.confluence.conftest import PAGES, Creds
 from tests.confluence.fake_confluence import SECRET, FakeConfluence, Fault
+from tests.kit.constants import APP_KEY
+from tests.kit.processes import free_port
 
 QuickClient = Callable[..., ConfluenceClient]
 
@@ -171,10 +172,7 @@ def test_a_body_that_is_not_json_is_a_bad_response(client: ConfluenceClient, sit
 
 
 def test_connection_refused_is_a_transport_error(sleeps: list[float]) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}/wiki"
+    base = f"http://127.0.0.1:{free_port()}/wiki"  # a port nobody listens on
     with requests.Session() as session:
         transport = Transport(
             session, timeout=1.0, user_agent="t", policy=RetryPolicy(max_attempts=2), sleep=sleeps.append
@@ -196,7 +194,36 @@ def test_events_report_each_attempt(
         (200, 1, False, True),
     ]
     assert all(e.method == "GET" and e.url.endswith("/wiki/api/v2/spaces/1") for e in events)
-    assert all(e.elapsed >= 0 for e in events)
+
+
+def test_event_elapsed_is_the_attempts_own_time(site: FakeConfluence, events: list[ClientEvent]) -> None:
+    """Each event times its own attempt: not the wait before it, not the attempts before it."""
+    now = [1000.0]
+    answer_times = iter([0.3, 0.1])  # how long each answer "takes" on the injected monotonic clock
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    def answered(response: requests.Response, *args: object, **kwargs: object) -> None:
+        now[0] += next(answer_times)
+
+    site.script(Fault.rate_limited("2"))
+    with requests.Session() as session:
+        session.hooks["response"].append(answered)
+        transport = Transport(
+            session,
+            timeout=5.0,
+            user_agent="t",
+            policy=RetryPolicy(max_attempts=2, max_retry_after=5.0),
+            on_event=events.append,
+            sleep=sleep,
+            monotonic=lambda: now[0],
+        )
+        auth = ConnectJWTAuth(app_key=APP_KEY, shared_secret=SECRET, base_url=site.base_url)
+        ConfluenceClient(site.base_url, auth, transport).get_space(1)
+    assert [e.status for e in events] == [429, 200]
+    assert [e.elapsed for e in events] == [pytest.approx(0.3), pytest.approx(0.1)]
+    assert now[0] == pytest.approx(1002.4)  # both answers and the 2 s Retry-After wait
 
 
 def test_a_failing_event_hook_does_not_break_the_call(creds: Creds, settings: ClientSettings) -> None:

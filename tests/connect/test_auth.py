@@ -10,9 +10,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import APP_KEY
 from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site, generate_rsa_key, qsh, relative_url
 from tests.kit.confluence import FakeConfluence
+from tests.kit.constants import APP_KEY
 from tests.kit.store import snapshot
 
 ROUTES = ["/macros/freshness", "/admin/freshness"]

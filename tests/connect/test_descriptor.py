@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from app.connect.descriptor import load_template, module_urls
-from tests.conftest import APP_BASE_URL, APP_KEY
+from tests.kit.constants import APP_BASE_URL, APP_KEY
 
 
 def test_descriptor_is_served_with_this_deployments_base_url(client: FlaskClient) -> None:
@@ -23,7 +23,8 @@ def test_descriptor_is_served_with_this_deployments_base_url(client: FlaskClient
 
 
 def test_every_macro_parameter_appears_in_the_macro_url() -> None:
-    # Confluence passes a parameter only if the URL names it (protocol.md §1.4).
+    # Confluence passes a parameter only if the URL names it
+    # (https://developer.atlassian.com/cloud/confluence/modules/macro-input-parameter/).
     macro = load_template()["modules"]["dynamicContentMacros"][0]
     for parameter in macro["parameters"]:
         assert "{" + parameter["identifier"] + "}" in macro["url"]

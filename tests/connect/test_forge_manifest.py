@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from app.connect.forge_manifest import build_manifest
-from tests.conftest import APP_BASE_URL, APP_KEY
+from tests.kit.constants import APP_BASE_URL, APP_KEY
 
 APP_ID = f"ari:cloud:ecosystem::app/{uuid.uuid4()}"
 

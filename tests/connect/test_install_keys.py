@@ -27,9 +27,12 @@ def test_unknown_kid_failure_is_cached_for_a_while(atlassian: Atlassian) -> None
         with pytest.raises(InstallKeyError, match="404"):
             cache.public_key_for("missing-kid")
     assert atlassian.key_server.requests.count("missing-kid") == 1
-    atlassian.key_server.publish("missing-kid", generate_rsa_key())
+    published = generate_rsa_key()
+    atlassian.key_server.publish("missing-kid", published)
     clock[0] += 31
-    assert cache.public_key_for("missing-kid") is not None
+    key = cache.public_key_for("missing-kid")
+    assert key.public_numbers() == published.public_key().public_numbers()
+    assert atlassian.key_server.requests.count("missing-kid") == 2
 
 
 def test_unreachable_key_service_is_an_install_key_error() -> None:

@@ -11,8 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.signals import tenant_installed, tenant_uninstalled
-from tests.conftest import APP_BASE_URL, APP_KEY, install
+from tests.conftest import install
 from tests.kit.atlassian import Atlassian, Site, generate_rsa_key, qsh
+from tests.kit.constants import APP_BASE_URL, APP_KEY
 from tests.kit.store import snapshot
 
 MACRO = {"pageId": "1", "spaceKey": "DOCS"}

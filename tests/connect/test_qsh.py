@@ -17,7 +17,7 @@ from app.connect.qsh import (
     query_string_hash,
     query_string_hash_for_url,
 )
-from tests.kit.shared import load_qsh_vectors
+from tests.kit.qsh_vectors import load_qsh_vectors
 
 VECTORS = load_qsh_vectors()
 

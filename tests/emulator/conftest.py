@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,20 +16,13 @@ from emulator.apps import AppRecord
 from emulator.server import create_app
 from emulator.state import EmulatorState, emulator_state
 from tests.kit.confluence import register_app as kit_register_app
+from tests.kit.constants import APP_KEY
 from tests.kit.live import LiveServer
+from tests.kit.processes import free_port
 
 NOW = 1_750_000_000.0
 PORT = 8999
-APP_KEY = "com.example.test-app"
 SECRET = "a-test-shared-secret-that-is-long-enough-0123456789"
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (the emulator must know its port before it starts)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def register_app(

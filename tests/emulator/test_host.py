@@ -13,7 +13,8 @@ from flask import Flask
 
 from emulator.site import ADMIN_ACCOUNT_ID, USER_ACCOUNT_ID
 from emulator.state import EmulatorState
-from tests.emulator.conftest import APP_KEY, PORT, SECRET, register_app
+from tests.emulator.conftest import PORT, SECRET, register_app
+from tests.kit.constants import APP_KEY
 
 APP_BASE = "http://127.0.0.1:1/app"
 MODULES = {

@@ -12,7 +12,8 @@ from flask import Flask
 from emulator.oauth import ATLASSIAN_AUDIENCE, GRANT_TYPE
 from emulator.site import ADMIN_ACCOUNT_ID, USER_ACCOUNT_ID
 from emulator.state import EmulatorState
-from tests.emulator.conftest import APP_KEY, PORT, SECRET, Confluence
+from tests.emulator.conftest import PORT, SECRET, Confluence
+from tests.kit.constants import APP_KEY
 
 ORIGIN = f"http://127.0.0.1:{PORT}"
 

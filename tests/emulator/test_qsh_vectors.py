@@ -7,8 +7,6 @@ exactly as the emulator strips ``/wiki`` before calling ``hash_url``.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,16 +14,9 @@ import pytest
 from atlassian_jwt.url_utils import canonicalize_request, hash_url
 
 from emulator.auth import relative_to_context
+from tests.kit.qsh_vectors import load_qsh_vectors
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-VECTORS_FILE = REPO_ROOT / ".." / "shared" / "data" / "qsh_vectors.json"
-
-
-def _vectors() -> list[dict[str, Any]]:
-    if not VECTORS_FILE.exists():
-        pytest.skip(f"shared vectors not found at {VECTORS_FILE} (CI puts shared/ beside the checkout)")
-    data: list[dict[str, Any]] = json.loads(VECTORS_FILE.read_text())
-    return data
+VECTORS = load_qsh_vectors()
 
 
 def relative_url(url: str, base_url: str) -> str:
@@ -39,12 +30,11 @@ def relative_url(url: str, base_url: str) -> str:
 
 
 def test_vector_file_has_71_vectors() -> None:
-    assert len(_vectors()) == 71
+    assert len(VECTORS) == 71
 
 
-@pytest.mark.parametrize("index", range(71))
-def test_atlassian_jwt_matches_vector(index: int) -> None:
-    vector = _vectors()[index]
+@pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
+def test_atlassian_jwt_matches_vector(vector: dict[str, Any]) -> None:
     relative = relative_url(vector["url"], vector.get("base_url") or "")
     assert canonicalize_request(vector["method"], relative) == vector["canonical"], vector["name"]
     assert hash_url(vector["method"], relative) == vector["qsh"], vector["name"]

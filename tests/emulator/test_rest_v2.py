@@ -13,6 +13,7 @@ from flask import Flask
 from emulator.server import create_app
 from emulator.state import EmulatorState, emulator_state
 from tests.emulator.conftest import NOW, PORT, Confluence, app_token, register_app
+from tests.kit.constants import APP_KEY
 
 BASE = f"http://127.0.0.1:{PORT}/wiki"
 
@@ -245,9 +246,9 @@ def test_missing_or_bad_jwt_is_401(emulator: Flask) -> None:
 
 def test_disabled_or_removed_app_cannot_call(emulator: Flask, state: EmulatorState) -> None:
     uri = "/wiki/api/v2/spaces"
-    state.apps.set_enabled("com.example.test-app", False)
+    state.apps.set_enabled(APP_KEY, False)
     assert _auth_status(emulator, f"JWT {app_token('GET', uri)}", uri) == 401
-    state.apps.remove("com.example.test-app")
+    state.apps.remove(APP_KEY)
     assert _auth_status(emulator, f"JWT {app_token('GET', uri)}", uri) == 401
     register_app(state)
     assert _auth_status(emulator, f"JWT {app_token('GET', uri)}", uri) == 200

@@ -24,7 +24,7 @@ from tests.kit.confluence import ADMIN_ACCOUNT
 from tests.kit.live import LiveServer
 
 #: Query values that canonicalisation gets wrong most often: spaces, "+", "*", "~", "&", non-ASCII,
-#: an empty value and a repeated name (protocol.md §3.4).
+#: an empty value and a repeated name (docs/qsh.md).
 AWKWARD_QUERY: list[tuple[str, str]] = [
     ("q", "with spaces"),
     ("plus", "1 + 1"),

@@ -7,13 +7,13 @@ verifies our outbound JWTs (with atlassian-jwt) exactly as after a real install.
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Final
 
 from emulator.apps import AppRecord
 from emulator.server import create_app as create_emulator
 from emulator.state import EmulatorState, emulator_state
 from tests.kit.live import LiveServer
+from tests.kit.processes import free_port
 
 #: The emulator's users (the same on every emulator; see docs/emulator.md).
 ADMIN_ACCOUNT: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"
@@ -48,13 +48,6 @@ def register_app(
     )
     state.apps.put(record)
     return record
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class FakeConfluence:

@@ -26,6 +26,7 @@ from app import create_app as create_connect_app
 from app.db import get_engine
 from emulator.server import create_app as create_emulator_app
 from emulator.state import EmulatorState, emulator_state
+from tests.kit.constants import APP_KEY
 from tests.kit.database import create_schema
 from tests.kit.jobs import running_worker
 from tests.kit.live import LiveServer
@@ -49,7 +50,6 @@ ARTIFACTS: Final = REPO / "test-artifacts"
 #: Set to 1 (CI does) to turn a missing browser into a failure instead of a skip.
 REQUIRE_BROWSER_ENV: Final = "REQUIRE_BROWSER"
 
-APP_KEY: Final = "com.example.confluence-freshness"
 MACRO_MODULE: Final = "freshness-report"
 ADMIN_MODULE: Final = "freshness-admin"
 

@@ -18,6 +18,8 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
+    """A loopback port that was free a moment ago (for servers that must know their port before they
+    start, and for a URL nobody listens on)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

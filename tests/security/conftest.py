@@ -17,6 +17,13 @@ from tests.kit.database import create_schema
 
 AppFactory = Callable[..., Flask]
 
+#: Referrer policies under which a browser never sends a URL's path or query (so never our ``?jwt=``)
+#: in ``Referer``: none at all, or the origin only (W3C Referrer Policy,
+#: https://www.w3.org/TR/referrer-policy/#referrer-policies). Not ``same-origin``,
+#: ``origin-when-cross-origin`` or ``strict-origin-when-cross-origin``: they send the full URL, query
+#: included, on same-origin requests (our CSS, JS and ``/api`` calls), so the token reaches access logs.
+REFERRER_POLICIES_WITHOUT_QUERY = frozenset({"no-referrer", "origin", "strict-origin"})
+
 
 @pytest.fixture
 def make_app(app_overrides: dict[str, Any], database_url: str) -> Iterator[AppFactory]:
@@ -57,7 +64,7 @@ def assert_security_headers(
     where = f"{response.request.method} {response.request.path} -> {response.status_code}"
     assert headers.get("Strict-Transport-Security") == "max-age=31536000; includeSubDomains", where
     assert headers.get("X-Content-Type-Options") == "nosniff", where
-    assert headers.get("Referrer-Policy") in {"no-referrer", "strict-origin-when-cross-origin"}, where
+    assert headers.get("Referrer-Policy") in REFERRER_POLICIES_WITHOUT_QUERY, where
     assert "X-Frame-Options" not in headers, where
     cache_control = {d.strip() for d in headers.get("Cache-Control", "").split(",")}
     if static:

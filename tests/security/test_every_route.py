@@ -19,8 +19,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import APP_KEY
 from tests.kit.atlassian import Site, qsh
+from tests.kit.constants import APP_KEY
 from tests.kit.store import snapshot
 from tests.security.conftest import AppFactory, assert_security_headers
 

@@ -16,8 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from app import http_headers
 from app.connect.auth import require_jwt
 from app.db import get_engine
-from tests.conftest import APP_BASE_URL, install
+from tests.conftest import install
 from tests.kit.atlassian import Atlassian, Site
+from tests.kit.constants import APP_BASE_URL
 from tests.security.conftest import AppFactory, assert_security_headers, csp_directives
 
 BOOM_SQL = "INSERT INTO tenant (client_key, shared_secret) VALUES (?, ?)"

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 import pytest
 
 from app.config import DEFAULTS
-from tests.conftest import APP_BASE_URL, APP_KEY
 from tests.kit.atlassian import Atlassian, Site
+from tests.kit.constants import APP_BASE_URL, APP_KEY
+from tests.kit.processes import free_port
 from tests.kit.store import snapshot
 from tests.security.conftest import AppFactory, assert_security_headers
 
@@ -21,10 +22,7 @@ TIMEOUT = 0.5
 @pytest.fixture
 def closed_port_url() -> str:
     """A loopback URL nobody listens on: connections are refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import pytest
 from flask import Flask, jsonify, request
 
 from app.config import ConfigError, from_environment
-from tests.conftest import APP_BASE_URL, install
+from tests.conftest import install
 from tests.kit.atlassian import Atlassian, Site
+from tests.kit.constants import APP_BASE_URL
 from tests.security.conftest import AppFactory, assert_security_headers
 
 SPOOFED = {

@@ -1,4 +1,4 @@
-"""Where the read-only shared material lives: beside the checkout (``../shared``)."""
+"""The public qsh test vectors, kept in the repository (``tests/data/qsh_vectors.json``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-SHARED_DIR: Final = Path(__file__).resolve().parents[2].parent / "shared"
-QSH_VECTORS: Final = SHARED_DIR / "data" / "qsh_vectors.json"
+QSH_VECTORS: Final = Path(__file__).resolve().parents[1] / "data" / "qsh_vectors.json"
 
 
 def load_qsh_vectors() -> list[dict[str, Any]]:
