@@ -13,6 +13,7 @@ from emulator.apps import AppRegistry
 from emulator.errors import error_response, not_found
 from emulator.faults import Faults, FaultSettings
 from emulator.oauth import TokenStore
+from emulator.restrictions import Access, seed_restrictions
 from emulator.seed import build_site, default_seed
 from emulator.state import EXTENSION_KEY, EmulatorState
 from emulator.stats import Stats
@@ -54,6 +55,7 @@ def create_app(
         faults=Faults(faults or FaultSettings(), seed),
         stats=Stats(),
         cursor_secret=secrets.token_bytes(32),
+        access=Access(site, seed_restrictions(site)),
         http_timeout=http_timeout,
     )
     errors.init_app(app)
