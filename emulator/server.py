@@ -8,7 +8,7 @@ import time
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
 
-from emulator import control, errors, host, keys, oauth, rest_v1, rest_v2
+from emulator import control, errors, host, keys, oauth, rest_v1, rest_v2, rest_v2_users
 from emulator.apps import AppRegistry
 from emulator.errors import error_response, not_found
 from emulator.faults import Faults, FaultSettings
@@ -59,7 +59,7 @@ def create_app(
         http_timeout=http_timeout,
     )
     errors.init_app(app)
-    for blueprint in (rest_v2.bp, rest_v1.bp, keys.bp, oauth.bp, control.bp, host.bp):
+    for blueprint in (rest_v2.bp, rest_v2_users.bp, rest_v1.bp, keys.bp, oauth.bp, control.bp, host.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(404)
