@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
+from emulator.people import app_account_id
+
 
 class DescriptorError(ValueError):
     """The descriptor cannot be installed; the message says which rule it broke."""
@@ -52,6 +54,7 @@ class AppRecord:
             "enabled": self.enabled,
             "oauthClientId": self.oauth_client_id,
             "installationId": self.installation_id,
+            "accountId": app_account_id(self.key),
         }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -19,7 +20,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from emulator.accounts import principal_of
 from emulator.frames import Frame, build_frame, context_token, macro_context
+from emulator.restrictions import Principal
 from emulator.site import ADMIN_ACCOUNT_ID, USER_ACCOUNT_ID, Content, Site, Space, slug
 from emulator.state import current
 
@@ -39,6 +42,23 @@ def _viewer() -> tuple[str, str]:
     return name, VIEWERS[name]
 
 
+def _viewer_principal() -> Principal:
+    user = current().site.user(_viewer()[1])
+    assert user is not None  # VIEWERS only names seeded users
+    return principal_of(user)
+
+
+def _switch_links() -> list[tuple[str, str, str]]:
+    """(name, display name, href) per viewer: the current URL with only ``user`` changed."""
+    site = current().site
+    links = []
+    for name, account_id in VIEWERS.items():
+        args = [(k, v) for k, v in request.args.items(multi=True) if k != "user"] + [("user", name)]
+        user = site.user(account_id)
+        links.append((name, user.display_name if user else name, f"{request.path}?{urlencode(args)}"))
+    return links
+
+
 def _render(template: str, **context: Any) -> BaseResponse:
     name, account_id = _viewer()
     state = current()
@@ -48,7 +68,7 @@ def _render(template: str, **context: Any) -> BaseResponse:
             site=state.site,
             viewer=name,
             viewer_account_id=account_id,
-            users=state.site.users,
+            viewer_links=_switch_links(),
             **context,
         )
     )
@@ -72,7 +92,9 @@ def index() -> BaseResponse:
 
 
 def _top_children(site: Site, page_id: int) -> list[Content]:
-    ids = site.children.get(page_id, [])[:SIDEBAR_LIMIT]
+    """Current children the viewer may read (a restricted page is not even listed, as in Confluence)."""
+    hidden = current().access.hidden(_viewer_principal())
+    ids = [i for i in site.children.get(page_id, []) if i not in hidden][:SIDEBAR_LIMIT]
     return [site.content[i] for i in ids if site.content[i].status == "current"]
 
 
@@ -106,6 +128,11 @@ def view_page(key: str, page_id: int, title_slug: str = "") -> BaseResponse:
     page = site.page(page_id)
     if space is None or page is None or page.space_id != space.id or page.status == "trashed":
         abort(404)
+    if not state.access.can_read(_viewer_principal(), page):
+        # Like Confluence: a notice that names nothing about the page (and keeps the viewer switch).
+        restricted = _render("restricted.html")
+        restricted.status_code = 404
+        return restricted
     _, viewer = _viewer()
     frames: list[Frame] = []
     for app in state.apps.all():

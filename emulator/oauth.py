@@ -102,8 +102,9 @@ def verify_assertion(assertion: str, requested_scope: str, now: float) -> Grant:
     if str(claims["tnt"]).rstrip("/") != state.site.base_url:
         raise GrantError("invalid_grant", f"tnt must be the site baseUrl {state.site.base_url}")
     sub = str(claims["sub"])
-    if not sub.startswith(SUB_PREFIX) or state.site.user(sub.removeprefix(SUB_PREFIX)) is None:
-        raise GrantError("invalid_grant", f"sub must be {SUB_PREFIX}<accountId> of a user of this site")
+    user = state.site.user(sub.removeprefix(SUB_PREFIX)) if sub.startswith(SUB_PREFIX) else None
+    if user is None or not user.active:
+        raise GrantError("invalid_grant", f"sub must be {SUB_PREFIX}<accountId> of an active site user")
     if "ACT_AS_USER" not in app.scopes:
         raise GrantError("unauthorized_client", "the app does not declare the ACT_AS_USER scope")
     scopes = frozenset(s for s in requested_scope.split() if s) or frozenset(app.scopes)

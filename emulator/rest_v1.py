@@ -1,4 +1,5 @@
-"""The few v1 routes an app needs from this site: users with ``expand=operations`` (admin checks)."""
+"""The few v1 routes an app needs from this site: users with ``expand=operations`` (admin checks) and
+the read restrictions of a page or blog post as its reader sees them."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from emulator.accounts import caller_principal, caller_user, find_account
 from emulator.gateway import caller, protect
-from emulator.site import User
+from emulator.people import FORMER_USER, GROUPS, User
+from emulator.restrictions import ReadRestriction
 from emulator.state import current
 
 bp = Blueprint("rest_v1", __name__, url_prefix="/wiki/rest/api")
@@ -23,15 +26,19 @@ def _operations(user: User) -> list[dict[str, str]]:
 
 
 def user_json(user: User, expand: set[str]) -> dict[str, Any]:
-    """A v1 ``User``; ``operations`` only with ``expand=operations`` as on the real site."""
+    """A v1 ``User``; ``operations`` only with ``expand=operations`` as on the real site.
+
+    A deleted account is "Former user" with no email; an app's bot user has ``accountType`` app.
+    """
     base = current().site.base_url
+    name = user.display_name if user.active else FORMER_USER
     data: dict[str, Any] = {
         "type": "known",
         "accountId": user.account_id,
-        "accountType": "atlassian",
-        "email": user.email,
-        "publicName": user.display_name,
-        "displayName": user.display_name,
+        "accountType": user.account_type,
+        "email": user.email if user.active else "",
+        "publicName": name,
+        "displayName": name,
         "profilePicture": {
             "path": "/wiki/aa-avatar/default.png",
             "width": 48,
@@ -47,7 +54,7 @@ def user_json(user: User, expand: set[str]) -> dict[str, Any]:
         },
     }
     if "operations" in expand:
-        data["operations"] = _operations(user)
+        data["operations"] = _operations(user) if user.active and user.account_type != "app" else []
     return data
 
 
@@ -66,7 +73,7 @@ def get_user() -> tuple[Response, int]:
     account_id = request.args.get("accountId", "")
     if not account_id:
         return _v1_error(400, "accountId is required")
-    user = current().site.user(account_id)
+    user = find_account(current(), account_id)
     if user is None:
         return _v1_error(404, f"No user found with accountId: {account_id}")
     return jsonify(user_json(user, _expand())), 200
@@ -74,18 +81,67 @@ def get_user() -> tuple[Response, int]:
 
 @bp.get("/user/current")
 def current_user() -> tuple[Response, int]:
-    """``GET /rest/api/user/current``: the impersonated user for a bearer token, else the app's own user."""
-    who = caller()
-    user = current().site.user(who.account_id) if who.account_id else None
-    if user is not None:
-        return jsonify(user_json(user, _expand())), 200
-    return jsonify(
-        {
-            "type": "known",
-            "accountId": f"app:{who.app_key}",
-            "accountType": "app",
-            "displayName": who.app_key,
-            "publicName": who.app_key,
-            "operations": [],
-        }
-    ), 200
+    """``GET /rest/api/user/current``: the impersonated user for a bearer token, else the app's bot user."""
+    return jsonify(user_json(caller_user(current(), caller()), _expand())), 200
+
+
+def _group_json(name: str) -> dict[str, Any]:
+    group = next((g for g in GROUPS if g.name == name), None)
+    base = current().site.base_url
+    return {
+        "type": "group",
+        "name": name,
+        "id": group.id if group else "",
+        "_links": {"self": f"{base}/rest/api/group/by-id?id={group.id if group else ''}"},
+    }
+
+
+def restriction_json(content_id: int, operation: str, restriction: ReadRestriction | None) -> dict[str, Any]:
+    """A v1 ``ContentRestriction`` with ``restrictions.user`` and ``.group`` expanded (their default)."""
+    state = current()
+    base = state.site.base_url
+    users = [u for u in (find_account(state, i) for i in (restriction.users if restriction else ())) if u]
+    groups = list(restriction.groups) if restriction else []
+    return {
+        "operation": operation,
+        "restrictions": {
+            "user": {
+                "results": [user_json(u, set()) for u in users],
+                "start": 0,
+                "limit": 100,
+                "size": len(users),
+            },
+            "group": {
+                "results": [_group_json(g) for g in groups],
+                "start": 0,
+                "limit": 100,
+                "size": len(groups),
+            },
+        },
+        "_expandable": {"content": f"/rest/api/content/{content_id}"},
+        "_links": {
+            "self": f"{base}/rest/api/content/{content_id}/restriction/byOperation/{operation}",
+            "base": base,
+            "context": "/wiki",
+        },
+    }
+
+
+@bp.get("/content/<content_id>/restriction/byOperation/<operation>")
+def content_restriction(content_id: str, operation: str) -> tuple[Response, int]:
+    """The content's own ``read`` restriction (``update`` restrictions are not modelled: always empty).
+
+    Inherited restrictions are not listed, as on the real endpoint; content the caller cannot read is 404.
+    """
+    if operation not in ("read", "update"):
+        return _v1_error(400, f"operationKey must be read or update, not {operation!r}")
+    state = current()
+    item = state.site.content.get(int(content_id)) if content_id.isdigit() else None
+    if (
+        item is None
+        or item.status not in ("current", "archived")
+        or not state.access.can_read(caller_principal(state, caller()), item)
+    ):
+        return _v1_error(404, f"No content with id {content_id}")
+    restriction = state.access.get(item.id) if operation == "read" else None
+    return jsonify(restriction_json(item.id, operation, restriction)), 200

@@ -10,7 +10,8 @@ import hashlib
 import random
 from typing import Final
 
-from emulator.site import USERS, Content, Site, Space
+from emulator.people import CREATORS, EDITOR_IDS
+from emulator.site import Content, Site, Space
 
 DAY: Final = 86_400.0
 MAX_AGE_DAYS: Final = 5 * 365
@@ -120,6 +121,11 @@ _BLOG_TITLES: Final = (
 )
 
 
+def _editor(content_id: int) -> str:
+    """The latest editor: a rule on the id, outside the random stream (the rest of the seed is unchanged)."""
+    return EDITOR_IDS[content_id % len(EDITOR_IDS)]
+
+
 def default_seed(port: int) -> int:
     """Two emulators on two ports show different data unless a seed is given."""
     return port
@@ -157,7 +163,8 @@ def build_site(*, origin: str, port: int, seed: int, now: float, name: str, docs
                     title=f"{_BLOG_TITLES[b % len(_BLOG_TITLES)]} ({key})",
                     parent_id=None,
                     position=b,
-                    author_id=rng.choice(USERS).account_id,
+                    author_id=rng.choice(CREATORS).account_id,
+                    editor_id=_editor(next_blog),
                     created_at=created,
                     modified_at=created + (now - created) * rng.random() * 0.1,
                     version=1 + rng.randrange(3),
@@ -180,7 +187,7 @@ def _seed_pages(
 ) -> None:
     """Create the home page and ``count - 1`` more in a random tree below it (plus one extra root)."""
     rand = rng.random
-    authors = [u.account_id for u in USERS]
+    authors = [u.account_id for u in CREATORS]
     n_authors = len(authors)
     now = site.now
     positions: dict[int | None, int] = {}
@@ -219,5 +226,6 @@ def _seed_pages(
                 version=1 + int(rand() * 12),
                 status=status,
                 labels=labels,
+                editor_id=_editor(page_id),
             )
         )

@@ -8,11 +8,12 @@ import time
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
 
-from emulator import control, errors, host, keys, oauth, rest_v1, rest_v2
+from emulator import control, errors, host, keys, oauth, rest_v1, rest_v2, rest_v2_users
 from emulator.apps import AppRegistry
 from emulator.errors import error_response, not_found
 from emulator.faults import Faults, FaultSettings
 from emulator.oauth import TokenStore
+from emulator.restrictions import Access, seed_restrictions
 from emulator.seed import build_site, default_seed
 from emulator.state import EXTENSION_KEY, EmulatorState
 from emulator.stats import Stats
@@ -54,10 +55,11 @@ def create_app(
         faults=Faults(faults or FaultSettings(), seed),
         stats=Stats(),
         cursor_secret=secrets.token_bytes(32),
+        access=Access(site, seed_restrictions(site)),
         http_timeout=http_timeout,
     )
     errors.init_app(app)
-    for blueprint in (rest_v2.bp, rest_v1.bp, keys.bp, oauth.bp, control.bp, host.bp):
+    for blueprint in (rest_v2.bp, rest_v2_users.bp, rest_v1.bp, keys.bp, oauth.bp, control.bp, host.bp):
         app.register_blueprint(blueprint)
 
     @app.errorhandler(404)

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator.people import ADMIN_ACCOUNT_ID
 from emulator.site import Content, Site, Space, iso, label_id, slug
 
 BODY_FORMATS_LIST = ("storage", "atlas_doc_format")
@@ -26,15 +27,18 @@ def _tinyui(content_id: int) -> str:
     return "/x/" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _body(site: Site, item: Content, body_format: str) -> dict[str, Any]:
-    storage = site.body_storage(item)
+def _body(site: Site, item: Content, body_format: str, version: int | None = None) -> dict[str, Any]:
+    storage = site.body_storage(item, version)
     if body_format == "atlas_doc_format":
         doc = {
             "type": "doc",
             "version": 1,
             "content": [
                 {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": item.title}]},
-                {"type": "paragraph", "content": [{"type": "text", "text": f"Version {item.version}."}]},
+                {
+                    "type": "paragraph",
+                    "content": [{"type": "text", "text": f"Version {version or item.version}."}],
+                },
             ],
         }
         return {body_format: {"value": json.dumps(doc), "representation": body_format}}
@@ -53,14 +57,45 @@ def version_json(item: Content, number: int | None = None) -> dict[str, Any]:
         "message": "" if number > 1 else "Initial version",
         "number": number,
         "minorEdit": number % 3 == 0,
-        "authorId": item.author_id,
+        "authorId": version_author(item, number),
     }
 
 
-def page_json(site: Site, item: Content, body_format: str | None = None) -> dict[str, Any]:
-    """A ``PageBulk``/``PageSingle``: ids are strings; ``body`` only when a body format was asked for."""
+def version_author(item: Content, number: int) -> str:
+    """Version 1 is the creator's, the latest the last editor's, the ones between alternate."""
+    if number == item.version:
+        return item.last_editor
+    return item.author_id if number % 2 else item.last_editor
+
+
+def _links(site: Site, item: Content) -> dict[str, str]:
     space = site.space(item.space_id)
     key = space.key if space else ""
+    if item.kind == "page":
+        webui = f"/spaces/{key}/pages/{item.id}/{slug(item.title)}"
+    else:
+        day = datetime.fromtimestamp(item.created_at, UTC).strftime("%Y/%m/%d")
+        webui = f"/spaces/{key}/blog/{day}/{item.id}/{slug(item.title)}"
+    return {
+        "webui": webui,
+        "editui": f"/pages/resumedraft.action?draftId={item.id}",
+        "tinyui": _tinyui(item.id),
+    }
+
+
+def page_json(
+    site: Site,
+    item: Content,
+    body_format: str | None = None,
+    *,
+    single: bool = False,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """A ``PageBulk`` (lists) or ``PageSingle``: ids are strings; ``body`` only when a format was asked for.
+
+    ``version`` renders that earlier version (its version object and body); ``subtype`` is a ``PageBulk``
+    field only (the spec's ``PageSingle`` has none), null for a classic page.
+    """
     data: dict[str, Any] = {
         "id": str(item.id),
         "status": item.status,
@@ -72,24 +107,21 @@ def page_json(site: Site, item: Content, body_format: str | None = None) -> dict
         "authorId": item.author_id,
         "ownerId": item.author_id,
         "lastOwnerId": None,
-        "createdAt": iso(item.created_at),
-        "version": version_json(item),
-        "_links": {
-            "webui": f"/spaces/{key}/pages/{item.id}/{slug(item.title)}",
-            "editui": f"/pages/resumedraft.action?draftId={item.id}",
-            "tinyui": _tinyui(item.id),
-        },
     }
+    if not single:
+        data["subtype"] = None
+    data["createdAt"] = iso(item.created_at)
+    data["version"] = version_json(item, version)
+    data["_links"] = _links(site, item)
     if body_format:
-        data["body"] = _body(site, item, body_format)
+        data["body"] = _body(site, item, body_format, version)
     return data
 
 
-def blogpost_json(site: Site, item: Content, body_format: str | None = None) -> dict[str, Any]:
-    """A ``BlogPostBulk``."""
-    space = site.space(item.space_id)
-    key = space.key if space else ""
-    day = datetime.fromtimestamp(item.created_at, UTC).strftime("%Y/%m/%d")
+def blogpost_json(
+    site: Site, item: Content, body_format: str | None = None, *, version: int | None = None
+) -> dict[str, Any]:
+    """A ``BlogPostBulk`` or ``BlogPostSingle`` (the same fields)."""
     data: dict[str, Any] = {
         "id": str(item.id),
         "status": item.status,
@@ -97,20 +129,26 @@ def blogpost_json(site: Site, item: Content, body_format: str | None = None) -> 
         "spaceId": str(item.space_id),
         "authorId": item.author_id,
         "createdAt": iso(item.created_at),
-        "version": version_json(item),
-        "_links": {
-            "webui": f"/spaces/{key}/blog/{day}/{item.id}/{slug(item.title)}",
-            "editui": f"/pages/resumedraft.action?draftId={item.id}",
-            "tinyui": _tinyui(item.id),
-        },
+        "version": version_json(item, version),
+        "_links": _links(site, item),
     }
     if body_format:
-        data["body"] = _body(site, item, body_format)
+        data["body"] = _body(site, item, body_format, version)
     return data
 
 
-def space_json(site: Site, space: Space, description_format: str | None = None) -> dict[str, Any]:
-    """A ``SpaceBulk``; ``description`` only when a description format was asked for."""
+def space_json(
+    site: Site,
+    space: Space,
+    description_format: str | None = None,
+    *,
+    single: bool = False,
+    icon: bool = False,
+) -> dict[str, Any]:
+    """A ``SpaceBulk`` or ``SpaceSingle``; ``description`` and ``icon`` only when asked for.
+
+    ``currentActiveAlias`` (the key, as no space here was ever renamed) is a ``SpaceBulk`` field only.
+    """
     home = site.content.get(space.homepage_id)
     data: dict[str, Any] = {
         "id": str(space.id),
@@ -118,15 +156,23 @@ def space_json(site: Site, space: Space, description_format: str | None = None) 
         "name": space.name,
         "type": space.type,
         "status": space.status,
-        "authorId": home.author_id if home else None,
-        "createdAt": iso(home.created_at) if home else None,
-        "homepageId": str(space.homepage_id),
-        "_links": {"webui": f"/spaces/{space.key}"},
+        "authorId": home.author_id if home else ADMIN_ACCOUNT_ID,
+        "spaceOwnerId": home.author_id if home else ADMIN_ACCOUNT_ID,
     }
+    if not single:
+        data["currentActiveAlias"] = space.key
+    data["createdAt"] = iso(home.created_at if home else site.now)
+    data["homepageId"] = str(space.homepage_id)
     if description_format:
         data["description"] = {
             description_format: {"value": space.description, "representation": description_format}
         }
+    if icon:
+        data["icon"] = {
+            "path": f"/wiki/download/attachments/{space.homepage_id}/space-icon.png",
+            "apiDownloadLink": f"/wiki/rest/api/space/{space.key}/icon",
+        }
+    data["_links"] = {"webui": f"/spaces/{space.key}"}
     return data
 
 

@@ -10,28 +10,25 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
 
-ADMIN_ACCOUNT_ID: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"
-USER_ACCOUNT_ID: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000002"
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """A Confluence user; only ``is_admin`` users get the application ``administer`` operation."""
-
-    account_id: str
-    display_name: str
-    email: str
-    is_admin: bool = False
-
-
-USERS: Final[tuple[User, ...]] = (
-    User(ADMIN_ACCOUNT_ID, "Ada Admin", "ada.admin@example.test", is_admin=True),
-    User(USER_ACCOUNT_ID, "Una User", "una.user@example.test"),
-    User("557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000003", "Björn Åkesson", "bjorn@example.test"),
-    User("712020:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000004", "Chidi O'Neil", "chidi@example.test"),
+from emulator.people import (
+    ADMIN_ACCOUNT_ID,
+    DELETED_ACCOUNT_ID,
+    USER_ACCOUNT_ID,
+    USERS,
+    User,
 )
+
+__all__ = [
+    "ADMIN_ACCOUNT_ID",
+    "DELETED_ACCOUNT_ID",
+    "USERS",
+    "USER_ACCOUNT_ID",
+    "Content",
+    "Site",
+    "Space",
+    "User",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +54,18 @@ class Content:
     title: str
     parent_id: int | None
     position: int
-    author_id: str
+    author_id: str  # who created it
     created_at: float
     modified_at: float
     version: int
     status: str
     labels: tuple[str, ...]
+    editor_id: str = ""  # who made the latest version (the creator when empty)
+
+    @property
+    def last_editor(self) -> str:
+        """The account id of the latest version's author."""
+        return self.editor_id or self.author_id
 
 
 def iso(ts: float) -> str:
@@ -135,7 +138,7 @@ class Site:
         return item if item is not None and item.kind == "page" else None
 
     def user(self, account_id: str) -> User | None:
-        """Return the user with this account id, if any."""
+        """Return the user with this account id (deleted ones too), if any; apps are not site users."""
         return next((u for u in self.users if u.account_id == account_id), None)
 
     def ancestors(self, page: Content) -> list[Content]:
@@ -161,7 +164,7 @@ class Site:
                 return
             level = next_level
 
-    def body_storage(self, item: Content) -> str:
+    def body_storage(self, item: Content, version: int | None = None) -> str:
         """A small storage-format body, escaped, derived from the title so it costs nothing to store."""
         from html import escape
 
@@ -169,7 +172,8 @@ class Site:
         who = author.display_name if author else item.author_id
         return (
             f"<h2>{escape(item.title)}</h2>"
-            f"<p>This {item.kind} was written by {escape(who)} and is at version {item.version}.</p>"
+            f"<p>This {item.kind} was written by {escape(who)} "
+            f"and is at version {version or item.version}.</p>"
             "<p>Use it as a reference for how the team works.</p>"
         )
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from emulator.faults import Faults
     from emulator.keys import SigningKey
     from emulator.oauth import TokenStore
+    from emulator.restrictions import Access
     from emulator.site import Site
     from emulator.stats import Stats
 
@@ -33,8 +34,9 @@ class EmulatorState:
     faults: Faults
     stats: Stats
     cursor_secret: bytes
+    access: Access
     http_timeout: float = 10.0
-    # Filtered, sorted id lists per query; valid forever because seeded content never changes.
+    # Filtered, sorted lists per query (and reader); cleared when restrictions or installed apps change.
     list_cache: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -67,15 +67,46 @@ def app_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+def bearer_token(emulator: Flask, account_id: str) -> str:
+    """An OAuth access token from the emulator's ``/oauth2/token`` acting as ``account_id``."""
+    now = int(time.time())
+    assertion = jwt.encode(
+        {
+            "iss": f"urn:atlassian:connect:clientid:oauth-{APP_KEY}",
+            "sub": f"urn:atlassian:connect:useraccountid:{account_id}",
+            "tnt": f"http://127.0.0.1:{PORT}/wiki",
+            "aud": f"http://127.0.0.1:{PORT}",
+            "iat": now,
+            "exp": now + 60,
+        },
+        SECRET,
+        algorithm="HS256",
+    )
+    response = emulator.test_client().post(
+        "/oauth2/token",
+        data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    token: str = response.get_json()["access_token"]
+    return token
+
+
 class Confluence:
-    """Calls the emulator's REST API through the Flask test client with a correctly signed JWT."""
+    """Calls the emulator's REST API through the Flask test client: as the app (a correctly signed JWT),
+    or with ``token=`` as the user an OAuth bearer token names."""
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
 
-    def get(self, uri: str, **headers: str) -> Any:
-        headers.setdefault("Authorization", f"JWT {app_token('GET', uri)}")
+    def _auth(self, method: str, uri: str, token: str | None) -> str:
+        return f"Bearer {token}" if token is not None else f"JWT {app_token(method, uri)}"
+
+    def get(self, uri: str, *, token: str | None = None, **headers: str) -> Any:
+        headers.setdefault("Authorization", self._auth("GET", uri, token))
         return self.client.get(uri, headers=headers)
+
+    def post(self, uri: str, body: Any, *, token: str | None = None) -> Any:
+        return self.client.post(uri, json=body, headers={"Authorization": self._auth("POST", uri, token)})
 
 
 @pytest.fixture

@@ -149,3 +149,41 @@ def test_all_js_is_served(host: Flask) -> None:
     response = host.test_client().get("/atlassian-connect/all.js")
     assert response.status_code == 200 and "javascript" in response.content_type
     assert b"window.AP" in response.data
+
+
+def test_viewer_switch_signs_admin_pages_as_the_viewer_and_keeps_the_query(host: Flask) -> None:
+    client = host.test_client()
+    url = f"/wiki/plugins/servlet/ac/{APP_KEY}/settings?space.key=HR"
+    page = client.get(url + "&user=user").get_data(as_text=True)
+    (src,) = _iframes(page)
+    assert _verify_iframe_url(src)["sub"] == USER_ACCOUNT_ID
+    assert dict(parse_qsl(urlsplit(src).query))["space"] == "HR"
+    switches = dict(re.findall(r'data-viewer="(\w+)"\s+href="([^"]+)"', page))
+    back = html.unescape(switches["admin"])
+    assert dict(parse_qsl(urlsplit(back).query)) == {"space.key": "HR", "user": "admin"}
+    (src,) = _iframes(client.get(back).get_data(as_text=True))
+    assert _verify_iframe_url(src)["sub"] == ADMIN_ACCOUNT_ID
+    assert 'data-viewer-account-id="' + ADMIN_ACCOUNT_ID in client.get(back).get_data(as_text=True)
+
+
+def test_restricted_pages_are_hidden_from_a_viewer_who_may_not_read_them(
+    host: Flask, state: EmulatorState
+) -> None:
+    site = state.site
+    space = site.space_by_key("DOCS")
+    assert space is not None
+    # A restricted child of the home page that Una may not read (the seed restricts one in every space).
+    restricted = next(
+        site.content[i]
+        for i in site.children[space.homepage_id]
+        if (r := state.access.get(i)) is not None and USER_ACCOUNT_ID not in r.users
+    )
+    client = host.test_client()
+    url = f"/wiki/spaces/DOCS/pages/{restricted.id}"
+    assert client.get(url + "?user=admin").status_code == 200
+    home_as_ada = client.get(_home_url(state)).get_data(as_text=True)
+    assert html.escape(restricted.title) in home_as_ada
+    assert client.get(url + "?user=user").status_code == 404
+    home_as_una = client.get(_home_url(state)).get_data(as_text=True)
+    assert html.escape(restricted.title) not in home_as_una
+    assert html.escape(restricted.title) not in client.get("/wiki/").get_data(as_text=True)

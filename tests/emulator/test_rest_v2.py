@@ -209,7 +209,8 @@ def test_tampered_or_foreign_cursor_is_400(confluence: Confluence) -> None:
     [
         "/wiki/api/v2/pages/1",
         "/wiki/api/v2/spaces/1",
-        "/wiki/api/v2/pages/abc/labels",
+        "/wiki/api/v2/pages/1/labels",
+        "/wiki/api/v2/blogposts/1000001",
         "/wiki/api/v2/nothing-here",
     ],
 )
@@ -217,6 +218,23 @@ def test_unknown_ids_are_404(confluence: Confluence, uri: str) -> None:
     response = confluence.get(uri)
     assert response.status_code == 404
     assert response.get_json()["errors"][0]["status"] == 404
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "/wiki/api/v2/pages/abc",
+        "/wiki/api/v2/pages/abc/labels",
+        "/wiki/api/v2/spaces/1.5",
+        "/wiki/api/v2/blogposts/x1",
+        "/wiki/api/v2/pages?id=12,x",
+        "/wiki/api/v2/pages/99999999999999999999",
+    ],
+)
+def test_ids_that_are_not_int64_are_400(confluence: Confluence, uri: str) -> None:
+    response = confluence.get(uri)
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["code"] == "INVALID_REQUEST_PARAMETER"
 
 
 def _auth_status(emulator: Flask, header: str | None, uri: str = "/wiki/api/v2/spaces?limit=3") -> int:
