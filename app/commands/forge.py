@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from app.connect.descriptor import current_descriptor
-from app.connect.forge_manifest import build_manifest, render_manifest
+from app.connect.forge_manifest import ManifestError, build_manifest, render_manifest
 
 _APP_ID = re.compile(r"^ari:cloud:ecosystem::app/[0-9a-f-]{36}$")
 
@@ -25,7 +25,11 @@ def manifest_command(app_id: str, output: Path | None) -> None:
     """Print (or write) manifest.yml for this deployment's APP_BASE_URL and APP_KEY."""
     if not _APP_ID.match(app_id):
         raise click.BadParameter("expected ari:cloud:ecosystem::app/<uuid>", param_hint="--app-id")
-    text = render_manifest(build_manifest(current_descriptor(), app_id=app_id))
+    try:
+        manifest = build_manifest(current_descriptor(), app_id=app_id)
+    except ManifestError as error:
+        raise click.ClickException(str(error)) from None
+    text = render_manifest(manifest)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import requests
@@ -61,20 +61,28 @@ def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 30)
 
 
 @contextmanager
-def running(command: list[str], *, env: Mapping[str, str], probe_url: str) -> Iterator[subprocess.Popen[str]]:
-    """Start a server command, wait for ``probe_url``, and stop it afterwards."""
-    process = subprocess.Popen(
-        command, cwd=REPO, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
-        wait_until_up(probe_url, process)
-        yield process
-    finally:
-        process.terminate()
+def running(
+    command: list[str], *, env: Mapping[str, str], probe_url: str, output: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """Start a server command, wait for ``probe_url``, and stop it afterwards.
+
+    Its stdout and stderr go to a pipe (read only if it dies while starting), or to the file ``output``
+    when given, to be read after it has stopped.
+    """
+    with ExitStack() as stack:
+        sink = stack.enter_context(output.open("w", encoding="utf-8")) if output else subprocess.PIPE
+        process = subprocess.Popen(
+            command, cwd=REPO, env=dict(env), stdout=sink, stderr=subprocess.STDOUT, text=True
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if process.stdout:
-            process.stdout.close()
+            wait_until_up(probe_url, process)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+            if process.stdout:
+                process.stdout.close()

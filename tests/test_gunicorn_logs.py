@@ -1,0 +1,163 @@
+"""No token, shared secret or ``jwt=`` in any log line when the app runs under gunicorn with
+``gunicorn.conf.py``: access log, error log (gunicorn's and the app's) and the process's own output.
+
+Connect puts the user's signed token in the query string of every module URL. gunicorn writes the raw
+URI into its default access-log format, into "Error handling request GET <uri>" when a request fails in
+the WSGI stack, and into "Invalid request from ip=…" when it cannot parse one. The same requests run
+once against gunicorn's defaults, where the token must show up (else this test would prove nothing),
+and once with our configuration, where no line may carry it.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from tests.kit.atlassian import Atlassian, Site
+from tests.kit.confluence import FakeConfluence
+from tests.kit.database import fresh_database_url
+from tests.kit.faulty_app import BUG_PATH, VIEW_BUG_PATH
+from tests.kit.processes import BIN, REPO, app_env, flask, free_port, running
+
+CONFIG = REPO / "gunicorn.conf.py"
+QUERY = [("pageId", "98310"), ("spaceKey", "DOCS"), ("xdm_e", "https://acme.atlassian.net"), ("cp", "/wiki")]
+
+
+@dataclass
+class Logs:
+    lines: list[tuple[str, str]]  # (where, line)
+    secrets: dict[str, str]  # what, value
+
+    def text(self, where: str) -> str:
+        return "\n".join(line for source, line in self.lines if source == where)
+
+    def leaks(self) -> list[str]:
+        found = []
+        for source, line in self.lines:
+            for what, value in self.secrets.items():
+                if value in line:
+                    found.append(f"{source}: {what} in {line!r}")
+        return found
+
+
+def token_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["jwt"][0]
+
+
+def raw_request(port: int, request_line: bytes) -> bytes:
+    """Send one request line as bytes (``requests`` would refuse or re-encode it); return the status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request_line + b"\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        return sock.recv(1024).split(b"\r\n", 1)[0]
+
+
+def serve_and_collect_logs(
+    tmp_path: Path, atlassian: Atlassian, confluence: FakeConfluence, config: Path
+) -> Logs:
+    """Run gunicorn (2 workers, access and error logs on) with ``config``; make succeeding and failing
+    requests that carry tokens; return every line it logged and the secrets that must not be in them."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = app_env(
+        {
+            "APP_BASE_URL": base_url,
+            "APP_DATABASE_URL": fresh_database_url(tmp_path),
+            "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
+            "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
+        }
+    )
+    migrated = flask("db", "upgrade", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    access_log, error_log, output = tmp_path / "access.log", tmp_path / "error.log", tmp_path / "output.log"
+    command = [
+        str(BIN / "gunicorn"),
+        *("-c", str(config)),
+        *("--bind", f"127.0.0.1:{port}", "--workers", "2"),
+        *("--access-logfile", str(access_log), "--error-logfile", str(error_log)),
+        "tests.kit.faulty_app:create()",
+    ]
+    site = Site(base_url=confluence.base_url)
+    secrets = {"shared secret": site.shared_secret, "a jwt parameter": "jwt="}
+    with running(command, env=env, probe_url=f"{base_url}/atlassian-connect.json", output=output):
+        key = requests.get(f"{base_url}/atlassian-connect.json", timeout=10).json()["key"]
+        confluence.register(key, site.shared_secret, base_url)
+        install_token = atlassian.install_token(site, audience=base_url)
+        secrets["the install token"] = install_token
+        installed = requests.post(
+            f"{base_url}/lifecycle/installed",
+            json=site.payload("installed", app_key=key),
+            headers={"Authorization": f"JWT {install_token}"},
+            timeout=10,
+        )
+        assert installed.status_code == 204, installed.text
+
+        expected = [
+            ("/macros/freshness", "", 200),  # succeeding requests
+            ("/admin/freshness", "", 200),
+            ("/atlassian-connect.json", "", 200),
+            ("/macros/freshness", "&star=x", 401),  # a token for another query: the app refuses it
+            ("/no/such/page", "", 404),
+            (BUG_PATH, "", 500),  # an unhandled exception, logged by gunicorn with the URI
+            (VIEW_BUG_PATH, "", 500),  # a bug in a view, logged by the app with its traceback
+        ]
+        for number, (path, tamper, status) in enumerate(expected):
+            url = site.signed_url(path, QUERY)
+            secrets[f"token {number} ({path})"] = token_of(url)
+            response = requests.get(base_url + url + tamper, timeout=10)
+            assert response.status_code == status, (path, response.text[:200])
+
+        # A request gunicorn cannot parse (a DEL in the target): it logs the whole request line.
+        url = site.signed_url("/macros/freshness", QUERY)
+        secrets["token in a bad request line"] = token_of(url)
+        status_line = raw_request(port, b"GET " + url.encode() + b"&bad=\x7f HTTP/1.1")
+        assert status_line.startswith(b"HTTP/1.1 400"), status_line
+
+    lines = [
+        (where, line)
+        for where, path in (("access log", access_log), ("error log", error_log), ("output", output))
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
+    ]
+    return Logs(lines, secrets)
+
+
+def test_gunicorn_defaults_would_log_the_tokens(
+    tmp_path: Path, atlassian: Atlassian, confluence: FakeConfluence
+) -> None:
+    """The control: without our configuration the same requests put tokens in every log."""
+    empty = tmp_path / "empty.conf.py"
+    empty.write_text("", encoding="utf-8")
+    logs = serve_and_collect_logs(tmp_path, atlassian, confluence, empty)
+    leaks = "\n".join(logs.leaks())
+    assert "access log: token 0" in leaks  # the request line in the default access format
+    assert "error log: token 5" in leaks and "Error handling request GET /__bug?" in leaks
+    assert "error log: token in a bad request line" in leaks and "Invalid request from ip=" in leaks
+    assert "error log: token 6" in leaks and "RuntimeError: the view failed on" in leaks
+
+
+def test_no_log_line_carries_a_token_or_secret(
+    tmp_path: Path, atlassian: Atlassian, confluence: FakeConfluence
+) -> None:
+    logs = serve_and_collect_logs(tmp_path, atlassian, confluence, CONFIG)
+    assert logs.leaks() == []
+    # ...and the logs were written: every request is in the access log, by path, and both failures
+    # are in the error log, their URIs redacted.
+    access = logs.text("access log")
+    for path, status in [("/macros/freshness", 200), ("/admin/freshness", 200), ("/macros/freshness", 401)]:
+        assert f'"GET {path} HTTP/1.1" {status} ' in access
+    assert f'"GET {BUG_PATH} HTTP/1.1" 500 ' in access
+    errors = logs.text("error log")
+    assert f"Error handling request GET {BUG_PATH}?[redacted]" in errors
+    assert "RuntimeError: the WSGI layer failed on /__bug?[redacted]" in errors
+    assert "Invalid request from ip=127.0.0.1: Invalid HTTP request line:" in errors
+    assert f"unhandled error on GET {VIEW_BUG_PATH}" in errors  # the app's own line, with its traceback
+    assert f"{VIEW_BUG_PATH}?[redacted]" in errors.split(f"unhandled error on GET {VIEW_BUG_PATH}", 1)[1]
+
+
+def test_the_readme_serves_production_with_this_configuration() -> None:
+    assert "`gunicorn -c gunicorn.conf.py 'app:create_app()'`" in (REPO / "README.md").read_text(
+        encoding="utf-8"
+    )
