@@ -62,8 +62,9 @@ def insert_ignoring_conflicts(session: Session, model: type[Base], values: dict[
         statement = sqlite_insert(model).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - the app supports SQLite and PostgreSQL
         raise NotImplementedError(f"no conflict-free insert for {dialect}")
-    result = session.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: psycopg reports no row count for a conflict-free INSERT through
+    # SQLAlchemy, while a returned row is unambiguous on both databases.
+    return session.execute(statement.returning(sa.literal(1))).first() is not None
 
 
 def get_session() -> Session:

@@ -107,7 +107,8 @@
     if (body.message) {
       detail.textContent = body.message;
     } else if (body.itemsRead) {
-      detail.textContent = body.itemsRead.toLocaleString("en") + " read" +
+      detail.textContent = body.itemsRead.toLocaleString("en") + " " +
+        (section.getAttribute("data-noun") || "items") + " read" +
         (body.total ? " of about " + body.total.toLocaleString("en") : "") + ".";
     }
   }

@@ -58,7 +58,7 @@ class _DecodedReports:
 
     Decoding a stored report (JSON and up to 500 dates) was most of a cached render's cost. The key
     includes ``computed_at``, so a row that another process refreshed is a new key: nothing here can
-    go stale (architecture.md: in-process caches must stay correct when another process writes).
+    go stale (docs/architecture.md: in-process caches must stay correct when another process writes).
     """
 
     def __init__(self, size: int = 256) -> None:

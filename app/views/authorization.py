@@ -1,7 +1,8 @@
 """Server-side authorization: only users whom Confluence reports as site administrators.
 
 Descriptor conditions are evaluated by Confluence's browser code and are not a security boundary
-(protocol.md §1.4), so every admin page and action asks Confluence itself, through
+(https://developer.atlassian.com/cloud/confluence/conditions/), so every admin page and action asks
+Confluence itself, through
 ``GET /rest/api/user?accountId=…&expand=operations``: an administrator has the operation
 ``administer`` on ``application``. The answer is cached per tenant and user for ``TTL_SECONDS``.
 It fails closed: when Confluence cannot answer, the request is refused with 503.

@@ -40,7 +40,8 @@ ONLY_WHEN_ASKED: Final = frozenset(
         "cursor",
     }
 )
-#: The error body Confluence is seen to send (protocol.md 5.4); the spec declares none.
+#: The error body Confluence is seen to send (https://developer.atlassian.com/cloud/confluence/rest/v2/intro/);
+#: the spec declares none.
 ERROR_SCHEMA: Final[dict[str, Any]] = {
     "type": "object",
     "additionalProperties": False,

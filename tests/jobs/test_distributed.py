@@ -21,6 +21,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
+from typing import IO
 
 import requests
 import sqlalchemy as sa
@@ -44,14 +45,15 @@ class Deployment:
     env: dict[str, str]
     stack: ExitStack
     workers: list[subprocess.Popen[str]]
+    log: IO[str]
 
     def start_worker(self) -> subprocess.Popen[str]:
         process = subprocess.Popen(
             [str(BIN / "flask"), "--app", "app", "worker", "--workers", "2"],
             cwd=REPO,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             text=True,
         )
         self.workers.append(process)
@@ -135,7 +137,8 @@ def deployment(
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        found = Deployment(emulator, app_url, database_url, env, stack, [])
+        log = stack.enter_context((tmp_path / "processes.log").open("w"))
+        found = Deployment(emulator, app_url, database_url, env, stack, [], log)
         try:
             wait_until_up(f"{app_url}/atlassian-connect.json", web)
             for _ in range(workers):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.schema  # noqa: F401
 from app.confluence.pagination import ResultPage
-from app.db import Base
+from app.db import Base, make_engine
 from app.errors import ConfluenceForbiddenError, ConfluenceRateLimitedError, ConfluenceServerError
 from app.reports.cache import ReportCache
 from app.reports.jobs import RETRY_FAILED_AFTER, ScanJob, ScanJobs, TenantThrottle
@@ -35,7 +35,7 @@ PAGE = 250
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = sa.create_engine(fresh_database_url(tmp_path), connect_args={"timeout": 30})
+    engine = make_engine(fresh_database_url(tmp_path))
     Base.metadata.create_all(engine)
     factory = sessionmaker(bind=engine, expire_on_commit=False)
     with factory() as session:
