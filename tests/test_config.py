@@ -95,3 +95,37 @@ def test_retry_settings_reach_the_client() -> None:
     )
     settings = ClientSettings.from_config(config)
     assert (settings.max_attempts, settings.max_retry_after, settings.max_total_seconds) == (2, 5.0, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"REDIS_URL": "http://127.0.0.1:6379"}, "APP_REDIS_URL must be a redis://"),
+        ({"JOBS_NAME": "has space"}, "APP_JOBS_NAME"),
+        ({"SCANS_PER_TENANT": 0}, "APP_SCANS_PER_TENANT must be a whole number of scans from 1 to 50"),
+        ({"SCAN_LEASE_SECONDS": 1}, "APP_SCAN_LEASE_SECONDS"),
+        ({"SCAN_CHECKPOINT_PAGES": 1.5}, "APP_SCAN_CHECKPOINT_PAGES"),
+        ({"SCAN_MAX_ATTEMPTS": 0}, "APP_SCAN_MAX_ATTEMPTS"),
+        ({"WARM_VIEWED_DAYS": 0}, "APP_WARM_VIEWED_DAYS"),
+        ({"WARM_AHEAD_SECONDS": -1}, "APP_WARM_AHEAD_SECONDS"),
+    ],
+)
+def test_job_settings_are_checked_at_start_up(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        valid(**overrides)
+
+
+def test_the_queue_is_a_file_by_default_and_redis_when_a_url_is_set(tmp_path: Any) -> None:
+    from huey import RedisHuey, SqliteHuey
+
+    from app.jobs.queue import make_queue
+
+    file_queue = make_queue(valid(JOBS_SQLITE_PATH=str(tmp_path / "q" / "jobs.db")))
+    assert isinstance(file_queue, SqliteHuey) and (tmp_path / "q").is_dir()
+    redis_queue = make_queue(valid(REDIS_URL="redis://127.0.0.1:1/0"))  # no connection until used
+    assert isinstance(redis_queue, RedisHuey)
+    assert from_environment({"APP_REDIS_URL": "", "APP_SCANS_PER_TENANT": "3"}) == {
+        "REDIS_URL": "",
+        "SCANS_PER_TENANT": 3,
+    }
+    assert valid(REDIS_URL="")["REDIS_URL"] is None  # an empty variable means "no Redis"

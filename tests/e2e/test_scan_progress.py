@@ -16,6 +16,7 @@ from tests.kit.e2e import (
     BROWSER_TIMEOUT,
     MACRO_MODULE,
     RunningEmulator,
+    artifact_path,
     install_app,
     open_module,
     screenshot,
@@ -57,6 +58,7 @@ def test_the_progress_page_turns_into_the_report_without_a_reload(
     read = int(re.sub(r"\D", "", frame.locator("#scan-detail").inner_text().split(" read")[0]))
     assert 0 < read < PAGES
     screenshot(page, "scan-progress-scanning")
+    macro.element.screenshot(path=str(artifact_path("scan-progress-scanning-frame")))
 
     wait_for_report(frame, timeout=60)
     assert frame.evaluate("() => window.__notReloaded === true"), "the iframe was reloaded"
@@ -67,6 +69,7 @@ def test_the_progress_page_turns_into_the_report_without_a_reload(
     height = page.locator('iframe[data-ap-module-key="freshness-report"]').bounding_box()
     assert height is not None and height["height"] > 300
     screenshot(page, "scan-progress-report")
+    macro.element.screenshot(path=str(artifact_path("scan-progress-report-frame")))
 
     # Show more works on the swapped-in report.
     frame.get_by_role("button", name="Show more").click()
