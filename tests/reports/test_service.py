@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.schema  # noqa: F401
 from app.confluence.pagination import ResultPage
-from app.db import Base, make_engine
+from app.db import Base, get_engine, make_engine
 from app.errors import ConfluenceForbiddenError, ConfluenceRateLimitedError, ConfluenceServerError
 from app.reports.cache import ReportCache
 from app.reports.jobs import RETRY_FAILED_AFTER, ScanJob, ScanJobs, TenantThrottle
@@ -315,16 +315,24 @@ def test_the_sweep_resends_lost_jobs_warms_viewed_reports_and_drops_unviewed(
     sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:
     from app import create_app
-    from app.reports.tasks import sweep
 
     flask_app = create_app(
         {
             "TESTING": True,
-            "DATABASE_URL": str(sessions.kw["bind"].url),
+            "DATABASE_URL": sessions.kw["bind"].url.render_as_string(hide_password=False),
             "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
             "SECRET_KEY": "k",
         }
     )
+    try:
+        check_sweep(flask_app, sessions)
+    finally:
+        get_engine(flask_app).dispose()  # no connection left for the garbage collector
+
+
+def check_sweep(flask_app: Any, sessions: sessionmaker[Session]) -> None:
+    from app.reports.tasks import sweep
+
     h = Harness(sessions, FakeSpace(PAGE))
     viewed, unviewed, lost = (ReportScope("DOCS", stale_days=d) for d in (10, 20, 30))
     for scope in (viewed, unviewed):
