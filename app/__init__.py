@@ -20,7 +20,7 @@ from app.connect.auth import enforce_authentication
 from app.connect.install_keys import InstallKeyCache
 from app.jobs import queue as jobs_queue
 from app.reports import tasks as report_tasks
-from app.views import admin, api, macro
+from app.views import admin, api, macro, tenant_client
 from app.views.authorization import AdminCache
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -44,6 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["admin_cache"] = AdminCache()
     jobs_queue.init_app(app)
     report_tasks.init_app(app)
+    tenant_client.init_app(app)
 
     for blueprint in (descriptor.bp, lifecycle.bp, macro.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)

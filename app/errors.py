@@ -7,7 +7,7 @@
   * ForbiddenError (403)              - TenantMismatchError, TenantNotAllowedError, NotAdminError
   * NotFoundError (404)               - ReportGoneError
   * MethodNotAllowedError (405)
-  * ServiceUnavailableError (503)     - DatabaseUnavailableError
+  * ServiceUnavailableError (503)     - DatabaseUnavailableError, ViewerUnconfirmedError
   * ConfluenceError (502)             - the REST client's failures (see below)
     * ConfluenceUnauthorizedError, ConfluenceForbiddenError, ConfluenceNotFoundError,
       ConfluenceRateLimitedError, ConfluenceServerError, ConfluenceBadResponseError,
@@ -135,6 +135,15 @@ class MethodNotAllowedError(AppError):
 class ServiceUnavailableError(AppError):
     status_code = 503
     code = "unavailable"
+
+
+class ViewerUnconfirmedError(ServiceUnavailableError):
+    """Confluence could not confirm which rows the viewer may see; they are withheld."""
+
+    code = "viewer_unconfirmed"
+
+    def __init__(self) -> None:
+        super().__init__("We could not check which of these pages you may open. Try again in a minute.")
 
 
 class DatabaseUnavailableError(ServiceUnavailableError):

@@ -52,7 +52,10 @@ def macro_src(http: requests.Session, emulator_url: str, page_id: int) -> str:
 
 def list_calls(http: requests.Session, emulator_url: str) -> tuple[int, int]:
     stats = http.get(f"{emulator_url}/_emulator/stats", timeout=10).json()
-    pages = sum(n for route, n in stats["routes"].items() if route.endswith("/pages"))
+    # A space's pages (a scan's list calls), not the viewer checks on /pages?id=
+    pages = sum(
+        n for route, n in stats["routes"].items() if "/spaces/<" in route and route.endswith("/pages")
+    )
     return pages, stats["total"]
 
 

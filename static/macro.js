@@ -60,7 +60,7 @@
     when.appendChild(time);
     when.appendChild(date);
     cell(tr, item.version === null ? "–" : String(item.version), "num", "Version");
-    cell(tr, item.editor || "unknown", "mono", "Last editor");
+    cell(tr, item.editor || "Unknown", "", "Last editor");
     tbody.appendChild(tr);
   }
 
@@ -83,7 +83,8 @@
         var more = result.body.next !== null && result.body.next !== undefined;
         section.setAttribute("data-next", more ? String(result.body.next) : "");
         button.hidden = !more;
-        statusLine.textContent = "Showing " + tbody.rows.length + " of " + result.body.total + " stalest items.";
+        statusLine.textContent = "Showing the " + tbody.rows.length + " stalest items you can open" +
+          (more ? "." : "; that is all of them.");
         resize();
       }).catch(function (error) {
         statusLine.textContent = error.message;

@@ -73,8 +73,11 @@ def database_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def app_overrides(atlassian: Atlassian, database_url: str, tmp_path: Path) -> dict[str, Any]:
+def app_overrides(
+    atlassian: Atlassian, database_url: str, tmp_path: Path, confluence: FakeConfluence
+) -> dict[str, Any]:
     return {
+        "OAUTH_URL": confluence.origin,  # acting as a viewer: the emulator mints the bearer tokens
         "TESTING": True,
         "JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
         "DATABASE_URL": database_url,
@@ -103,7 +106,8 @@ def client(app: Flask) -> FlaskClient:
 def site(confluence: FakeConfluence) -> Site:
     """A site served by the loopback emulator (its REST API accepts the site's secret)."""
     return Site(
-        base_url=confluence.base_url, on_install=lambda s: confluence.register(APP_KEY, s.shared_secret)
+        base_url=confluence.base_url,
+        on_install=lambda s: confluence.register(APP_KEY, s.shared_secret, oauth_client_id=s.oauth_client_id),
     )
 
 

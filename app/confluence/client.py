@@ -7,7 +7,7 @@ fetch one page at a time; everything else returns decoded JSON as plain dicts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -24,7 +24,7 @@ from app.confluence.pagination import (
     resolve_next,
 )
 from app.confluence.transport import Transport
-from app.errors import ConfluenceNotFoundError
+from app.errors import ConfluenceBadResponseError, ConfluenceNotFoundError
 
 Item = dict[str, Any]
 ParamValue = str | int | bool | Iterable[str | int] | None
@@ -255,6 +255,46 @@ class ConfluenceClient:
     ) -> Iterator[Item]:
         """Yield a page's versions (newest first unless ``sort`` says otherwise)."""
         return self.iter(f"/pages/{_segment(page_id)}/versions", query(sort=sort, body_format=body_format))
+
+    def readable_among(self, content_type: str, ids: Sequence[str]) -> list[Item]:
+        """The pages (``content_type="pages"``) or blog posts among ``ids`` that this identity may read.
+
+        One call: v2 ``GET /pages?id=…`` (or ``/blogposts``) takes up to 250 ids and returns only what
+        the caller can see, so acting as a user it answers "which of these may this person open".
+        """
+        if content_type not in ("pages", "blogposts"):
+            raise ValueError(f"unknown content type {content_type!r}")
+        if not ids:
+            return []
+        if len(ids) > MAX_LIMIT:
+            raise ValueError(f"at most {MAX_LIMIT} ids per call")
+        body = self.get(f"/{content_type}", query(id=ids, limit=MAX_LIMIT))
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ConfluenceBadResponseError("Confluence sent a list response without results")
+        return [item for item in results if isinstance(item, dict)]
+
+    def users_bulk(self, account_ids: Sequence[str]) -> list[Item]:
+        """v2 ``POST /users-bulk``: the users among ``account_ids`` (at most 250) that the site knows.
+
+        A read, so it is retried like a GET although it is a POST.
+        """
+        if not account_ids:
+            return []
+        if len(account_ids) > MAX_LIMIT:
+            raise ValueError(f"at most {MAX_LIMIT} account ids per call")
+        response = self.transport.send(
+            "POST",
+            self.url_for("/users-bulk"),
+            auth=self.auth,
+            json={"accountIds": list(account_ids)},
+            idempotent=True,
+        )
+        body = json_body(response, "POST")
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise ConfluenceBadResponseError("Confluence sent a users-bulk answer without results")
+        return [user for user in results if isinstance(user, dict)]
 
     # -- users (v1) ----------------------------------------------------------------------------
 

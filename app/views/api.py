@@ -9,9 +9,16 @@ from flask.typing import ResponseReturnValue
 
 from app.connect.auth import ANY_METHOD, now_seconds, require_jwt
 from app.db import get_session
-from app.errors import BadRequestError, InvalidPayloadError, MethodNotAllowedError, ReportGoneError
+from app.errors import (
+    BadRequestError,
+    InvalidPayloadError,
+    MethodNotAllowedError,
+    ReportGoneError,
+    ViewerUnconfirmedError,
+)
 from app.reports.cache import ReportCache
 from app.reports.model import ReportScope
+from app.reports.visibility import ViewerCheckFailed
 from app.tenants.settings import (
     ROWS_PER_PAGE_RANGE,
     SettingsValidationError,
@@ -20,10 +27,15 @@ from app.tenants.settings import (
     save_settings,
 )
 from app.views.authorization import require_site_admin
-from app.views.presenters import item_view
-from app.views.report_page import progress_json, render_report_fragment, report_context
+from app.views.report_page import (
+    progress_json,
+    render_report_fragment,
+    report_context,
+    rows_json,
+    viewer_rows,
+)
 from app.views.scope_tokens import verify_scope
-from app.views.tenant_client import now_utc, report_service
+from app.views.tenant_client import report_service
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -54,7 +66,9 @@ def _scope_from_token() -> ReportScope:
 def freshness_items() -> ResponseReturnValue:
     """The next rows of a rendered report ("Show more"), for the scope the macro page was given.
 
-    Reads the cached report only: Show more never starts a scan.
+    Reads the cached report only: Show more never starts a scan. ``offset`` counts the rows this
+    viewer may see; each further 250 of the report's items are confirmed as the viewer (one call, then
+    cached for a minute), and a failed check withholds the rows (503).
     """
     if request.method != "GET":
         raise MethodNotAllowedError("Use GET.")
@@ -65,14 +79,16 @@ def freshness_items() -> ResponseReturnValue:
     cached = report_service().cached(get_session(), tenant.client_key, scope)
     if cached is None:
         raise ReportGoneError()
-    now = now_utc()
-    items = cached.report.items[offset : offset + limit]
+    try:
+        shown = viewer_rows(tenant, g.get("account_id"), scope, cached.report, offset=offset, limit=limit)
+    except ViewerCheckFailed as exc:
+        current_app.logger.warning("rows withheld for a viewer of %s: %s", tenant.client_key, exc)
+        raise ViewerUnconfirmedError() from None
     return jsonify(
         {
-            "items": [item_view(tenant, item, now, scope.stale_days) for item in items],
+            "items": rows_json(tenant, shown.items, scope.stale_days),
             "offset": offset,
-            "next": offset + len(items) if offset + len(items) < len(cached.report.items) else None,
-            "total": len(cached.report.items),
+            "next": offset + len(shown.items) if shown.more else None,
         }
     )
 
@@ -95,6 +111,7 @@ def freshness_status() -> ResponseReturnValue:
     if view.report is not None:
         context = report_context(
             tenant,
+            g.get("account_id"),
             scope,
             view.report,
             page_size=rows,

@@ -10,7 +10,6 @@ It fails closed: when Confluence cannot answer, the request is refused with 503.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Final
@@ -19,6 +18,7 @@ from flask import current_app, g
 
 from app.db import get_session
 from app.errors import ConfluenceError, NotAdminError, ServiceUnavailableError
+from app.expiring import ExpiringCache
 from app.tenants.credentials import Credentials
 from app.tenants.health import HealthRecorder
 from app.views.tenant_client import app_client
@@ -27,26 +27,11 @@ TTL_SECONDS: Final = 60.0
 _MAX_ENTRIES: Final = 10_000
 
 
-class AdminCache:
-    """A small thread-safe cache of (tenant, account) → is admin, with expiry."""
+class AdminCache(ExpiringCache[tuple[str, str], bool]):
+    """(tenant, account) → is a site administrator, for ``TTL_SECONDS``."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, bool]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, client_key: str, account_id: str) -> bool | None:
-        with self._lock:
-            entry = self._entries.get((client_key, account_id))
-        if entry is None or entry[0] <= self._clock():
-            return None
-        return entry[1]
-
-    def put(self, client_key: str, account_id: str, is_admin: bool) -> None:
-        with self._lock:
-            if len(self._entries) >= _MAX_ENTRIES:
-                self._entries.clear()
-            self._entries[(client_key, account_id)] = (self._clock() + TTL_SECONDS, is_admin)
+        super().__init__(TTL_SECONDS, _MAX_ENTRIES, clock)
 
 
 def require_site_admin() -> None:
@@ -56,7 +41,7 @@ def require_site_admin() -> None:
         raise NotAdminError()
     tenant = g.tenant
     cache: AdminCache = current_app.extensions["admin_cache"]
-    answer = cache.get(tenant.client_key, account_id)
+    answer = cache.get((tenant.client_key, account_id))
     if answer is None:
         recorder = HealthRecorder(tenant.client_key)
         try:
@@ -69,6 +54,6 @@ def require_site_admin() -> None:
             ) from exc
         finally:
             recorder.flush(get_session())
-        cache.put(tenant.client_key, account_id, answer)
+        cache.put((tenant.client_key, account_id), answer)
     if not answer:
         raise NotAdminError()

@@ -37,7 +37,13 @@ def freshness() -> ResponseReturnValue:
     token = scope_token_for(tenant, scope)
     if view.report is not None:
         context = report_context(
-            tenant, scope, view.report, page_size=params.rows, refresh=view.job, scope_token=token
+            tenant,
+            g.get("account_id"),
+            scope,
+            view.report,
+            page_size=params.rows,
+            refresh=view.job,
+            scope_token=token,
         )
         return render_template("macro/freshness.html", **context)
     job = view.job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -47,8 +48,18 @@ def elapsed(then: datetime, now: datetime) -> str:
     return f"{seconds // 3600} h ago"
 
 
-def item_view(tenant: Tenant, item: ReportItem, now: datetime, stale_days: int) -> dict[str, Any]:
-    """One table row, as plain data (escaped by Jinja or set as text by our JS)."""
+#: The editor column when the name is not known (no editor, or Confluence could not say).
+UNKNOWN_EDITOR = "Unknown"
+
+
+def item_view(
+    tenant: Tenant,
+    item: ReportItem,
+    now: datetime,
+    stale_days: int,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """One table row, as plain data (escaped by Jinja or set as text by our JS); editors by name."""
     return {
         "id": item.id,
         "title": item.title,
@@ -59,7 +70,7 @@ def item_view(tenant: Tenant, item: ReportItem, now: datetime, stale_days: int) 
         "ageDays": max(0, (now - item.updated_at).days),
         "stale": (now - item.updated_at).days > stale_days,
         "version": item.version,
-        "editor": item.editor,
+        "editor": (names or {}).get(item.editor or "", UNKNOWN_EDITOR),
     }
 
 

@@ -6,17 +6,19 @@ status endpoint renders the same fragment and the page's script swaps it in with
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from flask import render_template, url_for
+from flask import current_app, render_template, url_for
 
 from app.connect.auth import now_seconds
+from app.errors import ConfluenceError
 from app.reports.jobs import JobView
-from app.reports.model import FreshnessReport, ReportScope
+from app.reports.model import FreshnessReport, ReportItem, ReportScope
+from app.reports.visibility import ViewerCheckFailed, VisibleSlice
 from app.tenants.models import Tenant
 from app.views.presenters import elapsed, item_view
 from app.views.scope_tokens import sign_scope
-from app.views.tenant_client import now_utc
+from app.views.tenant_client import display_names, now_utc, readable_ids, visibility
 
 
 def scope_token_for(tenant: Tenant, scope: ReportScope) -> str:
@@ -24,8 +26,56 @@ def scope_token_for(tenant: Tenant, scope: ReportScope) -> str:
     return sign_scope(scope, client_key=tenant.client_key, secret=tenant.shared_secret, now=now_seconds())
 
 
+#: Shown instead of the rows when the viewer's access could not be confirmed.
+WITHHELD_NO_VIEWER: Final = "Sign in to Confluence to see which pages these are."
+WITHHELD_NO_ANSWER: Final = (
+    "We could not check which of these pages you may open, so the list is hidden. "
+    "Reload the page in a minute."
+)
+
+
+def viewer_rows(
+    tenant: Tenant,
+    account_id: str | None,
+    scope: ReportScope,
+    report: FreshnessReport,
+    *,
+    offset: int,
+    limit: int,
+    max_calls: int | None = None,
+) -> VisibleSlice:
+    """The rows ``account_id`` may see (raises ViewerCheckFailed: the caller withholds the rows)."""
+
+    def readable(ids: list[str]) -> set[str]:
+        assert account_id is not None  # visible() refuses an anonymous viewer before asking
+        return readable_ids(tenant, account_id, scope.content_type)(ids)
+
+    return visibility().visible(
+        tenant.client_key, account_id, report, readable, offset=offset, limit=limit, max_calls=max_calls
+    )
+
+
+def editor_names(tenant: Tenant, items: list[ReportItem]) -> dict[str, str]:
+    """Display names of the rows' editors; empty (names unknown) if Confluence cannot say."""
+    try:
+        return visibility().names(tenant.client_key, [item.editor for item in items], display_names(tenant))
+    except ConfluenceError as exc:
+        current_app.logger.warning(
+            "could not resolve editors' names for %s: %s", tenant.client_key, exc.message
+        )
+        return {}
+
+
+def rows_json(tenant: Tenant, items: list[ReportItem], stale_days: int) -> list[dict[str, Any]]:
+    """Rows as plain data, editors by name."""
+    now = now_utc()
+    names = editor_names(tenant, items)
+    return [item_view(tenant, item, now, stale_days, names) for item in items]
+
+
 def report_context(
     tenant: Tenant,
+    account_id: str | None,
     scope: ReportScope,
     report: FreshnessReport,
     *,
@@ -33,17 +83,29 @@ def report_context(
     refresh: JobView | None,
     scope_token: str,
 ) -> dict[str, Any]:
-    """Everything ``macro/_report.html`` shows."""
+    """Everything ``macro/_report.html`` shows, for this viewer.
+
+    The first rows are confirmed with one call as the viewer (the 250 stalest items); if fewer than a
+    page of them are readable, "Show more" finds the rest. Names take at most one more call.
+    """
     now = now_utc()
-    rows = [item_view(tenant, item, now, scope.stale_days) for item in report.items[:page_size]]
-    oldest = report.oldest
+    withheld: str | None = None
+    try:
+        shown = viewer_rows(tenant, account_id, scope, report, offset=0, limit=page_size, max_calls=1)
+    except ViewerCheckFailed as exc:
+        current_app.logger.warning("rows withheld for a viewer of %s: %s", tenant.client_key, exc)
+        shown = VisibleSlice([], False)
+        withheld = WITHHELD_NO_VIEWER if not account_id else WITHHELD_NO_ANSWER
+    names = editor_names(tenant, shown.items)
+    rows = [item_view(tenant, item, now, scope.stale_days, names) for item in shown.items]
     return {
         "report": report,
         "scope": scope,
         "rows": rows,
+        "withheld": withheld,
         "page_size": page_size,
-        "more": len(report.items) > page_size,
-        "oldest": item_view(tenant, oldest, now, scope.stale_days) if oldest else None,
+        "more": shown.more,
+        "oldest": rows[0] if rows else None,
         "refresh": refresh,
         "computed_ago": elapsed(report.computed_at, now),
         "items_url": url_for("api.freshness_items"),

@@ -123,7 +123,9 @@ def test_saved_settings_change_the_macros_next_render(
     assert expected_stale(emulator, 30, after) >= stale >= expected_stale(emulator, 30, before)
     # "Show more" pages by the new size too.
     frame.locator("#show-more").click()
-    frame.locator("#more-status").filter(has_text=re.compile(r"^Showing 6 of ")).wait_for(timeout=WAIT_MS)
+    frame.locator("#more-status").filter(has_text=re.compile(r"^Showing the 6 stalest items")).wait_for(
+        timeout=WAIT_MS
+    )
     assert frame.locator("#item-rows tr").count() == 6
 
     saved = settings_via_api(emulator, live_app, ADMIN_ACCOUNT_ID)

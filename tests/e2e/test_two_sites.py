@@ -47,7 +47,7 @@ def two_sites(start_emulator: StartEmulator, start_app: StartApp) -> Iterator[Tw
     a = start_emulator(site_name="Site A")
     b = start_emulator(site_name="Site B")
     with running_install_keys_hub(a, b) as hub:
-        app = start_app(a, overrides={"INSTALL_KEYS_URL": hub.url})
+        app = start_app(a, overrides={"INSTALL_KEYS_URL": hub.url, "OAUTH_URL": hub.url})
         info_a = install_app(a, app)
         info_b = install_app(b, app)
         yield TwoSites(a, b, app, info_a, info_b)

@@ -26,6 +26,7 @@ from typing import IO
 import requests
 import sqlalchemy as sa
 
+from tests.kit.confluence import is_scan_call
 from tests.kit.database import fresh_database_url
 from tests.kit.e2e import APP_KEY, MACRO_MODULE, RunningEmulator, running_emulator
 from tests.kit.processes import BIN, REPO, app_env, flask, free_port, wait_until_up
@@ -71,7 +72,7 @@ class Deployment:
 
     def list_calls(self) -> int:
         routes = requests.get(f"{self.emulator.url}/_emulator/stats", timeout=10).json()["routes"]
-        return sum(count for route, count in routes.items() if route.endswith(("/pages", "/blogposts")))
+        return sum(count for route, count in routes.items() if is_scan_call(route))
 
     def job(self) -> dict[str, object]:
         engine = sa.create_engine(self.database_url)

@@ -20,6 +20,12 @@ ADMIN_ACCOUNT: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"
 USER_ACCOUNT: Final = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000002"
 
 
+def is_scan_call(route: str) -> bool:
+    """An emulator stats route that is a scan's list call (a space's pages or blog posts), not a
+    viewer's ``GET /pages?id=…`` check."""
+    return "/spaces/<" in route and route.endswith(("/pages", "/blogposts"))
+
+
 def register_app(
     state: EmulatorState,
     *,
@@ -29,6 +35,7 @@ def register_app(
     scopes: tuple[str, ...] = ("READ", "ACT_AS_USER"),
     modules: dict[str, Any] | None = None,
     lifecycle: str = "/lifecycle/installed",
+    oauth_client_id: str | None = None,
 ) -> AppRecord:
     """Put an app straight into an emulator's registry, skipping the lifecycle."""
     record = AppRecord(
@@ -43,7 +50,7 @@ def register_app(
             "modules": modules or {},
         },
         shared_secret=secret,
-        oauth_client_id=f"oauth-{key}",
+        oauth_client_id=oauth_client_id or f"oauth-{key}",
         installation_id="ari:test",
     )
     state.apps.put(record)
@@ -66,10 +73,22 @@ class FakeConfluence:
         return emulator_state(self.app)
 
     def register(
-        self, app_key: str, shared_secret: str, app_base_url: str = "https://app.example.test"
+        self,
+        app_key: str,
+        shared_secret: str,
+        app_base_url: str = "https://app.example.test",
+        *,
+        oauth_client_id: str | None = None,
     ) -> None:
-        """Make the emulator accept tokens signed by ``app_key`` with ``shared_secret``."""
-        register_app(self.state, key=app_key, secret=shared_secret, base_url=app_base_url)
+        """Make the emulator accept tokens signed by ``app_key`` with ``shared_secret`` (and, for acting
+        as a user, OAuth assertions from ``oauth_client_id``)."""
+        register_app(
+            self.state,
+            key=app_key,
+            secret=shared_secret,
+            base_url=app_base_url,
+            oauth_client_id=oauth_client_id,
+        )
 
     def start(self) -> FakeConfluence:
         self.server.start()

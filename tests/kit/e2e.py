@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+import jwt
 import pytest
 import requests
 from flask import Flask
@@ -201,11 +202,17 @@ def running_emulator(
 
 
 class InstallKeysHub:
-    """One install-keys service for several emulators, as Atlassian has one for every site.
+    """One install-keys service and one OAuth authorization server for several emulators, as Atlassian
+    has one of each for every site.
 
     Each emulator signs installs with its own RSA key and serves only that key, while the app fetches
     keys from the single ``INSTALL_KEYS_URL``; an app installed into two emulators points there.
     ``GET /<kid>`` answers the public PEM of whichever added emulator issued ``kid``.
+
+    Likewise the app asks one ``APP_OAUTH_URL`` for user tokens of every site. ``POST /oauth2/token``
+    finds the emulator whose installed app owns the assertion's ``oauthClientId``, verifies the
+    assertion with that app's shared secret and this hub as audience (as Atlassian's server would),
+    then forwards the same claims, re-signed for that emulator's own audience, and returns its answer.
     """
 
     def __init__(self) -> None:
@@ -217,7 +224,10 @@ class InstallKeysHub:
         self._emulators.append(emulator)
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        kid = environ.get("PATH_INFO", "").lstrip("/")
+        path = environ.get("PATH_INFO", "")
+        if path == "/oauth2/token" and environ.get("REQUEST_METHOD") == "POST":
+            return self._token(environ, start_response)
+        kid = path.lstrip("/")
         for emulator in self._emulators:
             key = emulator.state.signing_key
             if key.kid == kid:
@@ -225,6 +235,29 @@ class InstallKeysHub:
                 return [key.public_pem.encode()]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"unknown kid"]
+
+    def _token(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        size = int(environ.get("CONTENT_LENGTH") or 0)
+        form = dict(parse_qsl(environ["wsgi.input"].read(min(size, 65536)).decode()))
+        assertion = form.get("assertion", "")
+        try:
+            unverified = jwt.decode(assertion, options={"verify_signature": False})
+            client_id = str(unverified.get("iss", "")).removeprefix("urn:atlassian:connect:clientid:")
+            emulator, record = next(
+                (e, r)
+                for e in self._emulators
+                if (r := e.state.apps.by_oauth_client_id(client_id)) is not None
+            )
+            claims = jwt.decode(assertion, record.shared_secret, algorithms=["HS256"], audience=self.url)
+        except (jwt.InvalidTokenError, StopIteration):
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [b'{"error": "invalid_grant"}']
+        form["assertion"] = jwt.encode(
+            {**claims, "aud": emulator.url}, record.shared_secret, algorithm="HS256"
+        )
+        answer = requests.post(f"{emulator.url}/oauth2/token", data=form, timeout=HTTP_TIMEOUT)
+        start_response(f"{answer.status_code} {answer.reason}", [("Content-Type", "application/json")])
+        return [answer.content]
 
     def start(self) -> InstallKeysHub:
         self._server.start()

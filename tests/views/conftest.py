@@ -10,7 +10,7 @@ import requests
 from flask import Flask
 
 from app.jobs.queue import get_queue, run_pending
-from tests.kit.confluence import FakeConfluence
+from tests.kit.confluence import FakeConfluence, is_scan_call
 
 #: What only the macro's "first scan in progress" page contains.
 SCANNING = 'class="freshness scanning"'
@@ -38,11 +38,7 @@ class EmulatorControl:
 
     def list_calls(self) -> int:
         routes = self.stats()["routes"]
-        return sum(
-            count
-            for route, count in routes.items()
-            if route.endswith("/pages") or route.endswith("/blogposts")
-        )
+        return sum(count for route, count in routes.items() if is_scan_call(route))
 
     def reset(self) -> None:
         self.faults(fault429Rate=0.0, fault5xxRate=0.0, latencyMs=0, retryAfter=1)

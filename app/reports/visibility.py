@@ -1,0 +1,123 @@
+"""What one viewer may see of a report: rows checked as that viewer, and editors by name.
+
+A report is scanned once, as the app, and shared by everyone; the app may read pages a viewer may not
+(restricted HR pages, say). So before rows reach a viewer, the candidates are confirmed *as the
+viewer*: one call lists which of up to 250 ids that person can read (v2 ``GET /pages?id=…`` through the
+OAuth JWT-bearer grant). The report's stalest items are checked in that order, 250 at a time, only as
+far as the page needs; each answer is kept for ``VIEW_TTL_SECONDS`` per tenant, viewer and report
+version. Anything that goes wrong withholds the rows (fails closed).
+
+Editors are account ids; their display names come from v2 ``POST /users-bulk`` (one call for the names
+a page shows that are not known yet), kept per tenant for ``NAMES_TTL_SECONDS``. Only names are kept,
+and only in memory. An account the site does not know, or a deleted one, is "Former user".
+
+No Flask here: callers pass the functions that ask Confluence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from app.expiring import ExpiringCache
+from app.reports.model import FreshnessReport, ReportItem
+
+#: Ids confirmed per call (the v2 limit for ``id=``).
+CHUNK: Final = 250
+#: How long one viewer's answer about one chunk of a report is reused.
+VIEW_TTL_SECONDS: Final = 60.0
+#: How long a display name is reused (Atlassian's personal-data guidance: refresh, do not hoard).
+NAMES_TTL_SECONDS: Final = 3600.0
+FORMER_USER: Final = "Former user"
+
+#: Given up to 250 ids, return those the viewer may read (raises on any failure).
+ReadableIds = Callable[[list[str]], set[str]]
+#: Given up to 250 account ids, return {account id: display name} for those the site knows.
+FetchNames = Callable[[list[str]], dict[str, str]]
+
+_ChunkKey = tuple[str, str, str, str, int]
+
+
+class ViewerCheckFailed(Exception):
+    """The viewer's access could not be confirmed; rows must not be shown."""
+
+
+@dataclass(frozen=True)
+class VisibleSlice:
+    """Rows a viewer may see, and whether more may follow."""
+
+    items: list[ReportItem]
+    more: bool
+
+
+class Visibility:
+    """Per-process caches of viewers' answers and of display names (one instance per app)."""
+
+    def __init__(self, *, view_ttl: float = VIEW_TTL_SECONDS, names_ttl: float = NAMES_TTL_SECONDS) -> None:
+        self._chunks: ExpiringCache[_ChunkKey, frozenset[str]] = ExpiringCache(view_ttl, 20_000)
+        self._names: ExpiringCache[tuple[str, str], str] = ExpiringCache(names_ttl, 50_000)
+
+    def visible(
+        self,
+        client_key: str,
+        viewer: str | None,
+        report: FreshnessReport,
+        readable: ReadableIds,
+        *,
+        offset: int,
+        limit: int,
+        max_calls: int | None = None,
+    ) -> VisibleSlice:
+        """The viewer's rows ``offset`` to ``offset + limit`` of the report's items, in report order.
+
+        Checks chunks of 250 candidates in order, only as many as needed (``max_calls`` bounds the
+        calls this may make; a slice cut short says ``more``). Raises :class:`ViewerCheckFailed`.
+        """
+        if not viewer:
+            raise ViewerCheckFailed("no signed-in viewer")
+        version = report.computed_at.isoformat()
+        seen: list[ReportItem] = []
+        calls = 0
+        items = report.items
+        for index in range(0, len(items), CHUNK):
+            chunk = items[index : index + CHUNK]
+            key = (client_key, viewer, report.scope.cache_key, version, index // CHUNK)
+            allowed = self._chunks.get(key)
+            if allowed is None:
+                if max_calls is not None and calls >= max_calls:
+                    return VisibleSlice(seen[offset : offset + limit], True)
+                try:
+                    allowed = frozenset(readable([item.id for item in chunk]))
+                except Exception as exc:  # any failure: the rows stay hidden
+                    raise ViewerCheckFailed(type(exc).__name__) from exc
+                calls += 1
+                self._chunks.put(key, allowed)
+            seen.extend(item for item in chunk if item.id in allowed)
+            if len(seen) > offset + limit:
+                return VisibleSlice(seen[offset : offset + limit], True)
+        return VisibleSlice(seen[offset : offset + limit], False)
+
+    def names(self, client_key: str, account_ids: Sequence[str | None], fetch: FetchNames) -> dict[str, str]:
+        """Display names for the given editors: cached, else one bulk call; unknown → "Former user".
+
+        A failed call leaves the names unknown for this page (the caller shows a neutral word) and is
+        not cached, so the next page asks again.
+        """
+        wanted = sorted({a for a in account_ids if a})
+        found: dict[str, str] = {}
+        missing = []
+        for account_id in wanted:
+            name = self._names.get((client_key, account_id))
+            if name is None:
+                missing.append(account_id)
+            else:
+                found[account_id] = name
+        for start in range(0, min(len(missing), CHUNK), CHUNK):  # one call: a page shows < 250 editors
+            batch = missing[start : start + CHUNK]
+            answer = fetch(batch)
+            for account_id in batch:
+                name = answer.get(account_id) or FORMER_USER
+                self._names.put((client_key, account_id), name)
+                found[account_id] = name
+        return found
