@@ -13,7 +13,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError,
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from app.errors import AppError, ConnectAuthError, DatabaseUnavailableError
+from app.errors import AppError, ConnectAuthError, DatabaseUnavailableError, MethodNotAllowedError
 
 #: Errors that mean "the database is not answering" (down, restarting, unreachable, pool exhausted).
 DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
@@ -52,7 +52,10 @@ def handle_app_error(error: AppError) -> Response:
             "%s on %s %s: %s", type(error).__name__, request.method, request.path, error.message
         )
     title = "Not authorised" if error.status_code in (401, 403) else "Something went wrong"
-    return _respond(error.status_code, error.code, error.message, title)
+    response = _respond(error.status_code, error.code, error.message, title)
+    if isinstance(error, MethodNotAllowedError):
+        response.headers["Allow"] = ", ".join(error.allowed)
+    return response
 
 
 def handle_http_exception(error: HTTPException) -> Response:

@@ -128,8 +128,14 @@ class ReportGoneError(NotFoundError):
 
 
 class MethodNotAllowedError(AppError):
+    """A method the route does not serve; the response's ``Allow`` header lists ``allowed``."""
+
     status_code = 405
     code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 class ServiceUnavailableError(AppError):

@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, request
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from app.connect import tokens
 from app.connect.auth import ANY_METHOD, authenticated_by, expected_qsh, now_seconds
 from app.connect.install_keys import InstallKeyCache
-from app.connect.requests_info import token_from
+from app.connect.requests_info import json_body, token_from
 from app.connect.tenant_hosts import host_allowed
 from app.db import get_session
 from app.errors import (
@@ -65,16 +64,11 @@ def _verified_tenant_claims(store: TenantStore) -> tokens.Claims:
 
 def _require_post() -> None:
     if request.method != "POST":
-        raise MethodNotAllowedError("Lifecycle callbacks must be POST requests.")
+        raise MethodNotAllowedError("Lifecycle callbacks must be POST requests.", allowed=("POST",))
 
 
 def _payload(event: str) -> LifecyclePayload:
-    if (request.content_length or 0) > _MAX_BODY_BYTES:
-        raise InvalidPayloadError("The lifecycle payload is too large.")
-    try:
-        body: Any = request.get_json(force=True)
-    except (BadRequest, UnsupportedMediaType):
-        raise InvalidPayloadError("The lifecycle payload is not valid JSON.") from None
+    body: Any = json_body(request, max_bytes=_MAX_BODY_BYTES, what="The lifecycle payload")
     return LifecyclePayload.from_json(body, expected_event=event)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from flask import Request
 
-from app.errors import InvalidTokenError, MissingTokenError
+from app.errors import InvalidPayloadError, InvalidTokenError, MissingTokenError
 
 _AUTH_SCHEME = "JWT "
 
@@ -45,3 +47,20 @@ def raw_path(request: Request) -> str:
 def raw_query(request: Request) -> str:
     """Return the raw query string (bytes on the wire decoded as UTF-8)."""
     return request.query_string.decode("utf-8", errors="replace")
+
+
+def json_body(request: Request, *, max_bytes: int, what: str) -> Any:
+    """The request's JSON body, or InvalidPayloadError (400) naming ``what``.
+
+    Too large, not UTF-8, not JSON, or nested too deep for the parser (Python's ``json`` raises
+    RecursionError on a body such as 20,000 nested lists): every one is the client's fault, so a 400.
+    """
+    if (request.content_length or 0) > max_bytes:
+        raise InvalidPayloadError(f"{what} is too large.")
+    raw = request.get_data(cache=True)
+    if len(raw) > max_bytes:
+        raise InvalidPayloadError(f"{what} is too large.")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise InvalidPayloadError(f"{what} is not valid JSON.") from None

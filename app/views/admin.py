@@ -23,7 +23,7 @@ bp = Blueprint("admin", __name__)
 def settings_page() -> ResponseReturnValue:
     """Render the settings form and the health panel, for site administrators only."""
     if request.method not in {"GET", "HEAD"}:
-        raise MethodNotAllowedError("The admin page is loaded with GET.")
+        raise MethodNotAllowedError("The admin page is loaded with GET.", allowed=("GET", "HEAD"))
     require_site_admin()
     session = get_session()
     tenant = g.tenant

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.connect.auth import ANY_METHOD, now_seconds, require_jwt
+from app.connect.requests_info import json_body
 from app.db import get_session
 from app.errors import (
     BadRequestError,
@@ -40,6 +41,7 @@ from app.views.tenant_client import report_service
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 _MAX_OFFSET = 100_000
+_MAX_SETTINGS_BYTES = 64 * 1024
 
 
 def _bounded_int(name: str, default: int, low: int, high: int) -> int:
@@ -71,7 +73,7 @@ def freshness_items() -> ResponseReturnValue:
     cached for a minute), and a failed check withholds the rows (503).
     """
     if request.method != "GET":
-        raise MethodNotAllowedError("Use GET.")
+        raise MethodNotAllowedError("Use GET.", allowed=("GET",))
     tenant = g.tenant
     scope = _scope_from_token()
     offset = _bounded_int("offset", 0, 0, _MAX_OFFSET)
@@ -102,7 +104,7 @@ def freshness_status() -> ResponseReturnValue:
     only queue a scan job, and only when none is queued or running.
     """
     if request.method != "GET":
-        raise MethodNotAllowedError("Use GET.")
+        raise MethodNotAllowedError("Use GET.", allowed=("GET",))
     tenant = g.tenant
     scope = _scope_from_token()
     rows = _bounded_int("rows", 10, *ROWS_PER_PAGE_RANGE)
@@ -130,8 +132,8 @@ def admin_settings() -> ResponseReturnValue:
     if request.method == "GET":
         return jsonify({"settings": load_settings(get_session(), g.tenant.client_key).as_json()})
     if request.method != "POST":
-        raise MethodNotAllowedError("Use GET or POST.")
-    body: Any = request.get_json(silent=True)
+        raise MethodNotAllowedError("Use GET or POST.", allowed=("GET", "POST"))
+    body: Any = json_body(request, max_bytes=_MAX_SETTINGS_BYTES, what="The settings")
     if not isinstance(body, dict):
         raise InvalidPayloadError("Send the settings as a JSON object.")
     try:

@@ -25,7 +25,7 @@ bp = Blueprint("macro", __name__)
 def freshness() -> ResponseReturnValue:
     """Render the freshness report for the macro's scope, or the progress of its first scan."""
     if request.method not in {"GET", "HEAD"}:
-        raise MethodNotAllowedError("The macro is loaded with GET.")
+        raise MethodNotAllowedError("The macro is loaded with GET.", allowed=("GET", "HEAD"))
     tenant = g.tenant
     session = get_session()
     settings = load_settings(session, tenant.client_key)

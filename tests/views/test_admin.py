@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.kit.atlassian import Site
+from tests.kit.atlassian import Site, relative_url
 from tests.kit.confluence import ADMIN_ACCOUNT, USER_ACCOUNT
 from tests.kit.store import snapshot
 from tests.views.conftest import EmulatorControl, run_jobs
@@ -158,3 +158,49 @@ def test_health_shows_rate_limit_hits(
     depth = re.search(r'data-testid="queue-depth">0 due now, (\d+) scheduled', body)
     assert depth and int(depth.group(1)) == 1
     assert "Last successful Confluence call" in body
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 20_000 + b"]" * 20_000,  # deeper than Python's json parser recurses: was a 500
+        b'{"staleDays": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        b"\xff\xfe not utf-8",
+        b"{" + b'"x": 1,' * 20_000 + b'"y": 2}',  # over the size bound
+    ],
+)
+def test_hostile_bodies_are_a_400_and_change_nothing(
+    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl, raw: bytes
+) -> None:
+    token = installed_site.context_token(sub=ADMIN_ACCOUNT)
+    response = client.post(
+        "/api/admin/settings",
+        data=raw,
+        headers={"Authorization": f"JWT {token}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"] == "invalid_payload"
+    assert settings_rows(app) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/api/admin/settings", "GET, POST"),
+        ("DELETE", "/api/freshness/items", "GET"),
+        ("POST", "/admin/freshness", "GET, HEAD"),
+        ("POST", "/macros/freshness", "GET, HEAD"),
+    ],
+)
+def test_a_method_the_route_does_not_serve_is_a_405_with_allow(
+    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, method: str, path: str, allowed: str
+) -> None:
+    if path.startswith("/api/"):
+        headers = {"Authorization": f"JWT {installed_site.context_token(sub=ADMIN_ACCOUNT)}"}
+        response = client.open(path, method=method, headers=headers)
+    else:
+        url = relative_url(path, {"spaceKey": "DOCS"})
+        token = installed_site.host_token(method, url, sub=ADMIN_ACCOUNT)  # qsh names the method too
+        response = client.open(f"{url}&jwt={token}", method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allowed
