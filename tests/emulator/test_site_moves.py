@@ -10,6 +10,7 @@ import pytest
 import requests
 from flask import Flask
 
+from emulator import cli
 from emulator.state import emulator_state
 from tests.emulator.conftest import app_token
 from tests.emulator.fake_app import BASE_PATH, make_fake_app
@@ -181,3 +182,19 @@ def test_bad_migrations_change_nothing(
     response = requests.post(f"{server.url}/_emulator/site/migrate", json=body, timeout=30)
     assert response.status_code == 400 and response.json()["error"]
     assert state.site.client_key == client_key and state.apps.get(KEY) == record
+
+
+def test_cli_migrate_and_rename(
+    live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
+) -> None:
+    server, emulator = live_emulator
+    _, app = fake
+    _install(server.url, app)
+    assert cli.main(["migrate", "--emulator", server.url, "--client-key", "emulator-cli-1"]) == 0
+    assert emulator_state(emulator).site.client_key == "emulator-cli-1"
+    assert (
+        cli.main(["rename", "--emulator", server.url, "--base-url", f"http://localhost:{server.port}/wiki"])
+        == 0
+    )
+    assert emulator_state(emulator).site.base_url == f"http://localhost:{server.port}/wiki"
+    assert cli.main(["rename", "--emulator", server.url, "--base-url", "http://elsewhere/wiki"]) == 1
