@@ -61,6 +61,9 @@ def authenticate(state: EmulatorState, request: Request, now: float | None = Non
             raise unauthorized("The bearer token is unknown or has expired")
         if state.apps.get(grant.app_key) is None:
             raise unauthorized("The app that obtained this bearer token is no longer installed")
+        user = state.site.user(grant.account_id)
+        if user is not None and not user.active:
+            raise unauthorized("The account this bearer token acts as has been closed")
         return Caller(grant.app_key, grant.account_id)
     raise unauthorized("Missing 'Authorization: JWT <token>' or 'Authorization: Bearer <token>' header")
 

@@ -40,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
         action = sub.add_parser(name, help=f"{name} an installed app")
         action.add_argument("--app-key", required=True)
     sub.add_parser("apps", help="list installed apps")
-    for name in ("install", "uninstall", "enable", "disable", "reinstall", "apps"):
+    migrate = sub.add_parser("migrate", help="give the site a new clientKey and install every app afresh")
+    migrate.add_argument("--client-key", default=None, help="the new clientKey (default: a random one)")
+    rename = sub.add_parser("rename", help="give the site a new loopback baseUrl and re-send installed")
+    rename.add_argument("--base-url", required=True, help="e.g. http://localhost:8080/wiki")
+    for name in ("install", "uninstall", "enable", "disable", "reinstall", "apps", "migrate", "rename"):
         sub.choices[name].add_argument(
             "--emulator",
             default=DEFAULT_EMULATOR,
@@ -123,4 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _control("POST", f"{origin}/_emulator/apps", {"descriptorUrl": args.descriptor_url})
     if args.command == "apps":
         return _control("GET", f"{origin}/_emulator/apps")
+    if args.command == "migrate":
+        body = {"clientKey": args.client_key} if args.client_key else None
+        return _control("POST", f"{origin}/_emulator/site/migrate", body)
+    if args.command == "rename":
+        return _control("POST", f"{origin}/_emulator/site/rename", {"baseUrl": args.base_url})
     return _control("POST", f"{origin}/_emulator/apps/{args.app_key}/{args.command}")

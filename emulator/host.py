@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from emulator.accounts import principal_of
 from emulator.frames import Frame, build_frame, context_token, macro_context
+from emulator.people import shown_name
 from emulator.restrictions import Principal
 from emulator.site import ADMIN_ACCOUNT_ID, USER_ACCOUNT_ID, Content, Site, Space, slug
 from emulator.state import current
@@ -161,7 +162,7 @@ def view_page(key: str, page_id: int, title_slug: str = "") -> BaseResponse:
 def _paragraphs(site: Site, page: Content) -> list[str]:
     author = site.user(page.author_id)
     return [
-        f"This page was written by {author.display_name if author else page.author_id} "
+        f"This page was written by {shown_name(author) if author else page.author_id} "
         f"and is at version {page.version}.",
         "Use it as a reference for how the team works.",
     ]

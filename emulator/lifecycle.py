@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 import uuid
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -171,3 +173,97 @@ def set_enabled(state: EmulatorState, key: str, enabled: bool) -> AppRecord:
     updated = state.apps.get(key)
     assert updated is not None
     return updated
+
+
+CLIENT_KEY_PATTERN: Final = re.compile(r"[A-Za-z0-9._:-]{1,100}")
+LOOPBACK_NAMES: Final = ("127.0.0.1", "localhost")
+
+
+def migrate(state: EmulatorState, client_key: str | None = None) -> dict[str, Any]:
+    """An import into a new site at the same baseUrl: a new clientKey, and every app installed afresh.
+
+    The old installations end at once (their secrets and OAuth tokens stop working); each app then gets a
+    signed ``installed`` for the new clientKey with a new shared secret, ``oauthClientId`` and
+    ``installationId``. An app whose callback fails is not installed on the new site (listed in ``failed``).
+    """
+    if client_key is not None and not CLIENT_KEY_PATTERN.fullmatch(client_key):
+        raise LifecycleError("'clientKey' must be 1-100 characters of letters, digits and . _ : -", 400)
+    with state.lock:
+        previous = state.site.client_key
+        port = urlsplit(state.site.base_url).port
+        new_key = client_key or f"emulator-{port}-{secrets.token_hex(4)}"
+        if new_key == previous:
+            raise LifecycleError("'clientKey' is the site's current clientKey", 400)
+        apps = state.apps.all()
+        for record in apps:
+            state.apps.remove(record.key)
+        state.tokens.clear()
+        state.site.client_key = new_key
+        state.list_cache.clear()
+        installed: list[dict[str, Any]] = []
+        failed: list[dict[str, str]] = []
+        for record in apps:
+            try:
+                installed.append(install(state, record.descriptor_url).summary())
+            except LifecycleError as exc:
+                failed.append({"key": record.key, "error": str(exc)})
+        return {
+            "clientKey": new_key,
+            "previousClientKey": previous,
+            "baseUrl": state.site.base_url,
+            "apps": installed,
+            "failed": failed,
+        }
+
+
+def parse_site_url(state: EmulatorState, value: object) -> str:
+    """A new baseUrl this emulator can answer on: http, a loopback name, the same port, path ``/wiki``."""
+    if not isinstance(value, str):
+        raise LifecycleError("'baseUrl' must be a string", 400)
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise LifecycleError(f"'baseUrl' has a bad port: {value!r}", 400) from exc
+    current_port = urlsplit(state.site.base_url).port
+    if (
+        parts.scheme != "http"
+        or parts.hostname not in LOOPBACK_NAMES
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or port != current_port
+        or parts.path.rstrip("/") != "/wiki"
+    ):
+        raise LifecycleError(
+            f"'baseUrl' must be http://127.0.0.1:{current_port}/wiki or http://localhost:{current_port}/wiki",
+            400,
+        )
+    return f"http://{parts.hostname}:{port}/wiki"
+
+
+def rename(state: EmulatorState, base_url: object) -> dict[str, Any]:
+    """The site gets a new baseUrl (same clientKey, secrets and installations); each app is told with a
+    signed ``installed`` carrying the new ``baseUrl``. Failures are listed, the apps stay installed."""
+    new_url = parse_site_url(state, base_url)
+    with state.lock:
+        previous = state.site.base_url
+        if new_url == previous:
+            raise LifecycleError("'baseUrl' is the site's current baseUrl", 400)
+        state.site.base_url = new_url
+        state.list_cache.clear()
+        notified: list[str] = []
+        failed: list[dict[str, str]] = []
+        for record in state.apps.all():
+            try:
+                if send_event(state, record, "installed"):
+                    notified.append(record.key)
+            except LifecycleError as exc:
+                failed.append({"key": record.key, "error": str(exc)})
+        return {
+            "baseUrl": new_url,
+            "previousBaseUrl": previous,
+            "clientKey": state.site.client_key,
+            "notified": notified,
+            "failed": failed,
+        }

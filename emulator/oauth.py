@@ -50,6 +50,11 @@ class TokenStore:
             self._grants[token] = grant
         return token
 
+    def clear(self) -> None:
+        """Revoke every token (the site's installations ended)."""
+        with self._lock:
+            self._grants.clear()
+
     def lookup(self, token: str, now: float) -> Grant | None:
         """The live grant behind ``token``, or None."""
         with self._lock:

@@ -83,6 +83,16 @@ CREATORS: Final[tuple[User, ...]] = USERS[:4]
 EDITOR_IDS: Final[tuple[str, ...]] = (*(u.account_id for u in USERS), UNKNOWN_ACCOUNT_ID)
 
 
+def shown_name(user: User) -> str:
+    """The name Confluence shows for an account: "Former user" once it is closed (deleted)."""
+    return user.display_name if user.active else FORMER_USER
+
+
+def closed(user: User) -> User:
+    """The account as it is after deletion: the id stays, the personal data and group memberships go."""
+    return User(user.account_id, FORMER_USER, "", groups=(), account_type=user.account_type, status="closed")
+
+
 def app_account_id(app_key: str) -> str:
     """The account id of an app's bot user: stable for an app key on every emulator."""
     return f"557058:{uuid.uuid5(_APP_NAMESPACE, f'app:{app_key}')}"

@@ -76,6 +76,10 @@ class Access:
         with self._lock:
             return dict(self._restrictions)
 
+    def drop(self, content_id: int) -> None:
+        """Forget the restriction of purged content."""
+        self.set(content_id, None)
+
     def set(self, content_id: int, restriction: ReadRestriction | None) -> None:
         """Replace (or with None remove) the content's read restriction."""
         with self._lock:
@@ -83,6 +87,12 @@ class Access:
                 self._restrictions.pop(content_id, None)
             else:
                 self._restrictions[content_id] = restriction
+            self._hidden.clear()
+            self.generation += 1
+
+    def invalidate(self) -> None:
+        """Forget what was computed from the page tree (call after content was added, moved or purged)."""
+        with self._lock:
             self._hidden.clear()
             self.generation += 1
 

@@ -8,7 +8,18 @@ import time
 from flask import Flask, Response, request
 from werkzeug.exceptions import NotFound
 
-from emulator import control, errors, host, keys, oauth, rest_v1, rest_v2, rest_v2_users
+from emulator import (
+    control,
+    control_changes,
+    errors,
+    host,
+    keys,
+    oauth,
+    rest_privacy,
+    rest_v1,
+    rest_v2,
+    rest_v2_users,
+)
 from emulator.apps import AppRegistry
 from emulator.errors import error_response, not_found
 from emulator.faults import Faults, FaultSettings
@@ -17,6 +28,7 @@ from emulator.restrictions import Access, seed_restrictions
 from emulator.seed import build_site, default_seed
 from emulator.state import EXTENSION_KEY, EmulatorState
 from emulator.stats import Stats
+from emulator.webhooks import WebhookSender
 
 
 def create_app(
@@ -29,11 +41,13 @@ def create_app(
     now: float | None = None,
     host_name: str = "127.0.0.1",
     http_timeout: float = 10.0,
+    webhook_timeout: float = 5.0,
 ) -> Flask:
     """Build the emulator for ``http://host_name:port``; ``emulator_state(app)`` exposes its state.
 
     :param pages: size of the DOCS space (default: its curated pages only).
     :param now: the instant content dates are relative to (default: the current time).
+    :param webhook_timeout: seconds each webhook POST may take before it counts as failed.
     """
     seed = default_seed(port) if seed is None else seed
     site = build_site(
@@ -57,9 +71,21 @@ def create_app(
         cursor_secret=secrets.token_bytes(32),
         access=Access(site, seed_restrictions(site)),
         http_timeout=http_timeout,
+        webhooks=WebhookSender(timeout=webhook_timeout),
     )
     errors.init_app(app)
-    for blueprint in (rest_v2.bp, rest_v2_users.bp, rest_v1.bp, keys.bp, oauth.bp, control.bp, host.bp):
+    blueprints = (
+        rest_v2.bp,
+        rest_v2_users.bp,
+        rest_v1.bp,
+        rest_privacy.bp,
+        keys.bp,
+        oauth.bp,
+        control.bp,
+        control_changes.bp,
+        host.bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     @app.errorhandler(404)

@@ -1,11 +1,14 @@
 """The emulated Confluence site's data: users, spaces, pages and blog posts, with cheap lookup indexes.
 
-Content is immutable once seeded (the REST surface is read-only), so indexes are built once and shared by
-all request threads without locks.
+REST is read-only; content changes only through the control API (``emulator.changes``), one change at a
+time under the state lock. Request threads read without locks, so a change never mutates a container a
+reader may be iterating: it replaces the ``content`` dict when an id is added or removed, and replaces
+index lists instead of editing them in place.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from emulator.people import (
     USER_ACCOUNT_ID,
     USERS,
     User,
+    shown_name,
 )
 
 __all__ = [
@@ -102,6 +106,8 @@ class Site:
     users: tuple[User, ...] = USERS
     # (page id, app key, module key) -> {parameter identifier: value}, set through the control API.
     macro_params: dict[tuple[int, str, str], dict[str, str]] = field(default_factory=dict)
+    # The last id handed out per kind ("page", "blogpost"), once content was created after seeding.
+    id_counters: dict[str, int] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
@@ -117,6 +123,53 @@ class Site:
         self.pages_by_space.setdefault(item.space_id, []).append(item.id)
         if item.parent_id is not None:
             self.children.setdefault(item.parent_id, []).append(item.id)
+
+    def _index(self, item: Content, present: bool) -> None:
+        """Add ``item`` to (or drop it from) the space and children indexes, replacing the lists."""
+        by_space = self.blogposts_by_space if item.kind == "blogpost" else self.pages_by_space
+        ids = [i for i in by_space.get(item.space_id, []) if i != item.id]
+        if present:
+            bisect.insort(ids, item.id)  # the lists are in id order, as seeded
+        by_space[item.space_id] = ids
+        if item.kind == "page" and item.parent_id is not None:
+            siblings = [i for i in self.children.get(item.parent_id, []) if i != item.id]
+            if present:
+                siblings.append(item.id)
+            self.children[item.parent_id] = siblings
+
+    def put(self, item: Content) -> None:
+        """Store a new or changed item (after seeding), keeping the indexes in step."""
+        old = self.content.get(item.id)
+        if old is None:
+            self.content = {**self.content, item.id: item}
+        else:
+            if (old.space_id, old.parent_id) != (item.space_id, item.parent_id):
+                self._index(old, present=False)
+            self.content[item.id] = item
+        if old is None or (old.space_id, old.parent_id) != (item.space_id, item.parent_id):
+            self._index(item, present=True)
+
+    def discard(self, content_id: int) -> None:
+        """Forget an item for good (a purge); its children must have been moved away first."""
+        old = self.content.get(content_id)
+        if old is None:
+            return
+        self._index(old, present=False)
+        self.children.pop(content_id, None)
+        self.content = {k: v for k, v in self.content.items() if k != content_id}
+        self.macro_params = {k: v for k, v in self.macro_params.items() if k[0] != content_id}
+
+    def next_id(self, kind: str) -> int:
+        """A fresh id for new content of this kind; ids of purged content are never reused."""
+        counter = self.id_counters.get(kind)
+        if counter is None:
+            counter = max((c.id for c in self.content.values() if c.kind == kind), default=0)
+        self.id_counters[kind] = counter + 1
+        return counter + 1
+
+    def replace_user(self, user: User) -> None:
+        """Swap in a changed account (closed or renamed); the tuple is replaced, never edited."""
+        self.users = tuple(user if u.account_id == user.account_id else u for u in self.users)
 
     def space(self, space_id: int) -> Space | None:
         """Return the space with this numeric id, if any."""
@@ -169,7 +222,7 @@ class Site:
         from html import escape
 
         author = self.user(item.author_id)
-        who = author.display_name if author else item.author_id
+        who = shown_name(author) if author else item.author_id
         return (
             f"<h2>{escape(item.title)}</h2>"
             f"<p>This {item.kind} was written by {escape(who)} "

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
+from emulator.privacy import PersonalData
+from emulator.webhooks import WebhookSender
+
 if TYPE_CHECKING:
     from emulator.apps import AppRegistry
     from emulator.faults import Faults
@@ -36,9 +39,12 @@ class EmulatorState:
     cursor_secret: bytes
     access: Access
     http_timeout: float = 10.0
+    webhooks: WebhookSender = field(default_factory=WebhookSender)
+    personal_data: PersonalData = field(default_factory=PersonalData)
     # Filtered, sorted lists per query (and reader); cleared when restrictions or installed apps change.
     list_cache: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Serialises content changes and site moves (readers never take it).
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     @property
     def origin(self) -> str:
