@@ -19,9 +19,6 @@ from app.secrets_at_rest import parse_keys
 
 INSTANCE_DIR: Final = Path(__file__).resolve().parent.parent / "instance"
 
-#: Hosts for which plain ``http`` tenant base URLs are accepted (the local emulator).
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-
 DEFAULTS: Final[Mapping[str, Any]] = {
     "BASE_URL": "http://localhost:5000",
     "DATABASE_URL": f"sqlite:///{INSTANCE_DIR / 'app.db'}",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import app.reports.cache
 import app.reports.jobs
+import app.reports.settings
 import app.tenants.health
 import app.tenants.models
-import app.tenants.settings
 from app.db import Base
 
 __all__ = ["Base", "metadata"]
@@ -18,5 +18,5 @@ _MODEL_MODULES = (
     app.reports.jobs,
     app.tenants.health,
     app.tenants.models,
-    app.tenants.settings,
+    app.reports.settings,
 )

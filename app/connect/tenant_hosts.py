@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
+from typing import Final
 from urllib.parse import urlsplit
 
-from app.config import LOOPBACK_HOSTS
+#: Hosts for which plain ``http`` tenant base URLs are accepted (the local emulator).
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def host_allowed(base_url: str, patterns: Iterable[str]) -> bool:

@@ -42,9 +42,9 @@ from app.reports.cache import ReportCache
 from app.reports.jobs import ScanJobs, scope_of
 from app.reports.model import FreshnessReport
 from app.reports.scan import ScanState
+from app.reports.settings import load_settings
 from app.tenants.credentials import Credentials
 from app.tenants.health import HealthRecorder
-from app.tenants.settings import load_settings
 from app.tenants.store import TenantStore
 
 log = logging.getLogger(__name__)

@@ -9,18 +9,33 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.confluence.events import ClientEvent
 from app.db import Base, insert_ignoring_conflicts
 from app.tenants.models import utcnow
 
 #: Rate-limit hits older than this are forgotten.
 RECENT: Final = timedelta(days=7)
 MAX_REMEMBERED_HITS: Final = 200
+
+
+class CallOutcome(Protocol):
+    """What the recorder reads of one call to Confluence (``app.confluence.events.ClientEvent`` fits).
+
+    A protocol, so this lower layer does not import the REST client that reports to it.
+    """
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def rate_limited(self) -> bool: ...
 
 
 class TenantHealth(Base):
@@ -50,7 +65,7 @@ class HealthRecorder:
         self._last_failure: tuple[datetime, str] | None = None
         self._rate_limited: list[datetime] = []
 
-    def __call__(self, event: ClientEvent) -> None:
+    def __call__(self, event: CallOutcome) -> None:
         now = utcnow()
         with self._lock:
             if event.ok:

@@ -10,8 +10,8 @@ from app.db import get_session
 from app.errors import MethodNotAllowedError
 from app.jobs.queue import depth, get_queue
 from app.reports.jobs import ScanJobs
+from app.reports.settings import load_settings
 from app.tenants.health import TenantHealth
-from app.tenants.settings import load_settings
 from app.views.authorization import require_site_admin
 from app.views.tenant_client import now_utc
 

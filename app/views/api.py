@@ -19,14 +19,14 @@ from app.errors import (
 )
 from app.reports.cache import ReportCache
 from app.reports.model import ReportScope
-from app.reports.visibility import ViewerCheckFailed
-from app.tenants.settings import (
+from app.reports.settings import (
     ROWS_PER_PAGE_RANGE,
     SettingsValidationError,
     load_settings,
     parse_settings,
     save_settings,
 )
+from app.reports.visibility import ViewerCheckFailed
 from app.views.authorization import require_site_admin
 from app.views.report_page import (
     progress_json,

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
-from app.tenants.settings import load_settings
+from app.reports.settings import load_settings
 from app.views.macro_params import MacroParams
 from app.views.report_page import progress_json, report_context, scope_token_for
 from app.views.tenant_client import report_service

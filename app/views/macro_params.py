@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.errors import BadRequestError
 from app.reports.model import CONTENT_TYPES, ContentType, ReportScope
-from app.tenants.settings import ROWS_PER_PAGE_RANGE, STALE_DAYS_RANGE, ReportSettings
+from app.reports.settings import ROWS_PER_PAGE_RANGE, STALE_DAYS_RANGE, ReportSettings
 
 _SPACE_KEY: Final = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 _PAGE_ID: Final = re.compile(r"^[0-9]{1,20}$")

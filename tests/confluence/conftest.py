@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from app.confluence import ClientEvent, ClientSettings, ConfluenceClient, client_as_app
+from app.tenants.credentials import Credentials
 from tests.confluence.fake_confluence import OAUTH_CLIENT_ID, SECRET, FakeConfluence
 from tests.kit.constants import APP_KEY
 from tests.kit.live import serving
 
 PAGES = 600  # 3 pages of 250 on /pages: enough to cross two cursors
-
-
-@dataclass
-class Creds:
-    client_key: str
-    base_url: str
-    shared_secret: str
-    oauth_client_id: str | None
 
 
 def make_fake() -> FakeConfluence:
@@ -77,8 +69,8 @@ def site(_server: tuple[str, _Swappable]) -> FakeConfluence:
 
 
 @pytest.fixture
-def creds(site: FakeConfluence) -> Creds:
-    return Creds("tenant-1", site.base_url, SECRET, OAUTH_CLIENT_ID)
+def creds(site: FakeConfluence) -> Credentials:
+    return Credentials("tenant-1", site.base_url, SECRET, OAUTH_CLIENT_ID)
 
 
 @pytest.fixture
@@ -92,7 +84,9 @@ def events() -> list[ClientEvent]:
 
 
 @pytest.fixture
-def client(creds: Creds, settings: ClientSettings, events: list[ClientEvent]) -> Iterator[ConfluenceClient]:
+def client(
+    creds: Credentials, settings: ClientSettings, events: list[ClientEvent]
+) -> Iterator[ConfluenceClient]:
     with client_as_app(creds, settings, on_event=events.append) as confluence:
         yield confluence
 
@@ -105,7 +99,7 @@ def sleeps() -> list[float]:
 
 @pytest.fixture
 def quick_client(
-    creds: Creds, settings: ClientSettings, sleeps: list[float]
+    creds: Credentials, settings: ClientSettings, sleeps: list[float]
 ) -> Iterator[Callable[..., ConfluenceClient]]:
     made: list[ConfluenceClient] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 
@@ -10,7 +11,7 @@ import pytest
 from app.confluence import ClientSettings, ConfluenceClient, TokenCache, client_as_user
 from app.confluence.oauth import TokenKey, normalise_scopes
 from app.errors import ConfluenceError
-from tests.confluence.conftest import Creds
+from app.tenants.credentials import Credentials
 from tests.confluence.fake_confluence import SECRET, FakeConfluence
 
 
@@ -42,7 +43,7 @@ def made() -> Iterator[list[ConfluenceClient]]:
 
 def as_user(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     account_id: str = "user-1",
@@ -54,7 +55,7 @@ def as_user(
 
 def test_a_user_client_gets_a_token_and_uses_it(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     site: FakeConfluence,
@@ -74,7 +75,7 @@ def test_a_user_client_gets_a_token_and_uses_it(
 
 def test_one_token_serves_many_calls_and_clients(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     site: FakeConfluence,
@@ -90,7 +91,7 @@ def test_one_token_serves_many_calls_and_clients(
 
 def test_a_new_token_is_fetched_shortly_before_expiry(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     clock: Clock,
@@ -111,7 +112,7 @@ def test_a_new_token_is_fetched_shortly_before_expiry(
 
 def test_concurrent_callers_share_one_token_request(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     site: FakeConfluence,
@@ -140,13 +141,13 @@ def test_concurrent_callers_share_one_token_request(
 
 def test_a_refused_grant_is_a_typed_error_without_secrets(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     site: FakeConfluence,
 ) -> None:
-    creds.shared_secret = "not-the-right-secret-but-long-enough-000"
-    client = as_user(made, creds, settings, cache)
+    wrong = dataclasses.replace(creds, shared_secret="not-the-right-secret-but-long-enough-000")
+    client = as_user(made, wrong, settings, cache)
     with pytest.raises(ConfluenceError) as info:
         client.get_space(1)
     exc = info.value
@@ -158,7 +159,7 @@ def test_a_refused_grant_is_a_typed_error_without_secrets(
 
 def test_tokens_and_secrets_stay_out_of_reprs(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     site: FakeConfluence,
@@ -171,11 +172,11 @@ def test_tokens_and_secrets_stay_out_of_reprs(
 
 
 def test_a_tenant_without_oauth_client_id_cannot_act_as_a_user(
-    creds: Creds, settings: ClientSettings, cache: TokenCache
+    creds: Credentials, settings: ClientSettings, cache: TokenCache
 ) -> None:
-    creds.oauth_client_id = None
+    without = dataclasses.replace(creds, oauth_client_id=None)
     with pytest.raises(ValueError, match="ACT_AS_USER"):
-        client_as_user(creds, "user-1", settings, cache)
+        client_as_user(without, "user-1", settings, cache)
 
 
 def test_scopes_are_normalised() -> None:
@@ -188,7 +189,7 @@ def test_a_new_secret_misses_the_cache() -> None:
 
 def test_a_revoked_token_is_dropped_and_replaced_once(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     site: FakeConfluence,
@@ -203,7 +204,7 @@ def test_a_revoked_token_is_dropped_and_replaced_once(
 
 def test_a_token_refused_twice_is_an_unauthorized_error(
     made: list[ConfluenceClient],
-    creds: Creds,
+    creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
     site: FakeConfluence,

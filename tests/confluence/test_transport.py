@@ -22,7 +22,7 @@ from app.errors import (
     ConfluenceTransportError,
     ConfluenceUnauthorizedError,
 )
-from tests.confluence.conftest import PAGES, Creds
+from tests.confluence.conftest import PAGES, Credentials
 from tests.confluence.fake_confluence import SECRET, FakeConfluence, Fault
 from tests.kit.constants import APP_KEY
 from tests.kit.processes import free_port
@@ -226,7 +226,7 @@ def test_event_elapsed_is_the_attempts_own_time(site: FakeConfluence, events: li
     assert now[0] == pytest.approx(1002.4)  # both answers and the 2 s Retry-After wait
 
 
-def test_a_failing_event_hook_does_not_break_the_call(creds: Creds, settings: ClientSettings) -> None:
+def test_a_failing_event_hook_does_not_break_the_call(creds: Credentials, settings: ClientSettings) -> None:
     def explode(event: ClientEvent) -> None:
         raise RuntimeError("metrics down")
 

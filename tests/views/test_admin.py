@@ -26,7 +26,7 @@ def settings_rows(app: Flask) -> list[dict[str, Any]]:
     import sqlalchemy as sa
 
     from app.db import get_engine
-    from app.tenants.settings import TenantSettingsRow
+    from app.reports.settings import TenantSettingsRow
 
     with get_engine(app).connect() as conn:
         return [dict(r) for r in conn.execute(sa.select(TenantSettingsRow.__table__)).mappings()]

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.db import get_engine
-from app.tenants.settings import ReportSettings, save_settings
+from app.reports.settings import ReportSettings, save_settings
 from tests.kit.atlassian import Site
 from tests.kit.confluence import FakeConfluence
 from tests.views.conftest import SCANNING, EmulatorControl, run_jobs
