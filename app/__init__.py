@@ -13,17 +13,13 @@ from typing import Any
 from flask import Flask
 
 from app import config as app_config
-from app import db, error_pages, http_headers, proxy, secrets_at_rest
-from app.commands import register_commands
-from app.connect import descriptor, lifecycle
-from app.connect.auth import enforce_authentication
-from app.connect.install_keys import InstallKeyCache
-from app.jobs import queue as jobs_queue
-from app.reports import tasks as report_tasks
-from app.views import admin, api, macro, tenant_client
-from app.views.authorization import AdminCache
+from app import freshness
+from app.framework import Connect
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
+
+#: The Connect framework, configured for this product (see app/framework.py).
+connect = Connect(iframe_prefixes=freshness.IFRAME_PREFIXES)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -34,23 +30,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(app_config.from_environment())
     app.config.update(overrides or {})
     app_config.validate(app.config)
-
-    secrets_at_rest.configure(app.config["SECRETS_KEYS_LIST"])
-    db.init_app(app)
-    app.extensions["install_keys"] = InstallKeyCache(
-        app.config["INSTALL_KEYS_URL"], timeout=app.config["INSTALL_KEYS_TIMEOUT"]
-    )
-    descriptor.init_app(app)
-    app.extensions["admin_cache"] = AdminCache()
-    jobs_queue.init_app(app)
-    report_tasks.init_app(app)
-    tenant_client.init_app(app)
-
-    for blueprint in (descriptor.bp, lifecycle.bp, macro.bp, admin.bp, api.bp):
-        app.register_blueprint(blueprint)
-    proxy.init_app(app)
-    http_headers.init_app(app)
-    error_pages.init_app(app)
-    register_commands(app)
-    enforce_authentication(app)
+    connect.init_app(app, blueprints=freshness.BLUEPRINTS, setup=freshness.init_app)
     return app

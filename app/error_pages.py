@@ -20,11 +20,12 @@ DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeo
 #: How long clients are asked to wait when the database is down.
 DATABASE_RETRY_AFTER_SECONDS = 30
 
-_HTML_PREFIXES = ("/macros/", "/admin/")
-
 
 def _wants_html() -> bool:
-    return request.path.startswith(_HTML_PREFIXES) and request.method in {"GET", "HEAD"}
+    """An iframe page (a prefix the app declared to the framework extension) loaded with GET/HEAD."""
+    connect = current_app.extensions.get("connect")
+    prefixes: tuple[str, ...] = connect.iframe_prefixes if connect is not None else ()
+    return request.method in {"GET", "HEAD"} and request.path.startswith(prefixes)
 
 
 def _respond(status: int, code: str, message: str, title: str) -> Response:

@@ -13,9 +13,8 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.confluence import ClientSettings, client_as_app
-from app.db import get_session
+from app.connect.stores import tenant_store
 from app.errors import ConfluenceError, ConfluenceNotFoundError
-from app.tenants.store import TenantStore
 
 confluence_cli = AppGroup("confluence", help="Call an installed site's Confluence REST API as the app.")
 
@@ -46,7 +45,7 @@ class _Progress:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Stop after this many pages.")
 def pages_command(client_key: str, space_key: str | None, limit: int | None) -> None:
     """Write one JSON object per page to stdout (JSON Lines)."""
-    tenant = TenantStore(get_session()).get(client_key)
+    tenant = tenant_store().get(client_key)
     if tenant is None or not tenant.installed:
         raise click.ClickException(f"No installed tenant with client key {client_key!r}.")
     settings = ClientSettings.from_config(current_app.config)

@@ -8,9 +8,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm.attributes import flag_modified
 
+from app.connect.stores import tenant_store
 from app.db import get_session
 from app.secrets_at_rest import current_box
-from app.tenants.store import TenantStore
 
 tenants_cli = AppGroup("tenants", help="Inspect tenants (installed Confluence sites).")
 
@@ -20,7 +20,7 @@ tenants_cli = AppGroup("tenants", help="Inspect tenants (installed Confluence si
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_command(include_all: bool, as_json: bool) -> None:
     """List tenants: client key, base URL, state and install time."""
-    tenants = TenantStore(get_session()).list(include_uninstalled=include_all)
+    tenants = tenant_store().list(include_uninstalled=include_all)
     for tenant in tenants:
         state = ("installed" if tenant.installed else "uninstalled") + (
             "" if tenant.enabled or not tenant.installed else ", disabled"
@@ -51,7 +51,7 @@ def seal_secrets_command() -> None:
     if not current_box().sealing:
         raise click.ClickException("Set APP_SECRETS_KEYS first: there is no key to seal with.")
     session = get_session()
-    tenants = TenantStore(session).list(include_uninstalled=True)
+    tenants = tenant_store().list(include_uninstalled=True)
     for tenant in tenants:  # loading opens each secret (old keys included); flushing seals it anew
         flag_modified(tenant, "shared_secret")
     session.commit()

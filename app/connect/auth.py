@@ -12,9 +12,8 @@ from flask import Flask, current_app, g, request
 from app.connect import tokens
 from app.connect.qsh import query_string_hash
 from app.connect.requests_info import raw_path, raw_query, token_from
-from app.db import get_session
+from app.connect.stores import tenant_store
 from app.tenants.models import Tenant
-from app.tenants.store import TenantStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,7 +68,7 @@ def authenticate_request(*, allow_context_qsh: bool = False) -> None:
 
     Raises a ConnectAuthError subclass (401) on any failure; the error handler answers it.
     """
-    store = TenantStore(get_session())
+    store = tenant_store()
     found: dict[str, Tenant] = {}
 
     def secret_for(client_key: str) -> str | None:

@@ -45,11 +45,11 @@ def module_urls(descriptor: dict[str, Any]) -> list[str]:
     return urls
 
 
-def init_app(app: Flask) -> None:
-    """Build this deployment's descriptor once (``APP_BASE_URL``, ``APP_KEY``, ``APP_NAME``)."""
+def init_app(app: Flask, template: Path = TEMPLATE_PATH) -> None:
+    """Build this deployment's descriptor once from ``template`` and ``APP_BASE_URL``/``_KEY``/``_NAME``."""
     config = app.config
     descriptor = build_descriptor(
-        load_template(), base_url=config["BASE_URL"], key=config["KEY"], name=config["NAME"]
+        load_template(template), base_url=config["BASE_URL"], key=config["KEY"], name=config["NAME"]
     )
     app.extensions["descriptor"] = descriptor
     app.extensions["descriptor_json"] = json.dumps(descriptor, indent=2, ensure_ascii=False).encode("utf-8")

@@ -17,8 +17,8 @@ from app.connect import tokens
 from app.connect.auth import ANY_METHOD, authenticated_by, expected_qsh, now_seconds
 from app.connect.install_keys import InstallKeyCache
 from app.connect.requests_info import json_body, token_from
+from app.connect.stores import tenant_store
 from app.connect.tenant_hosts import host_allowed
-from app.db import get_session
 from app.errors import (
     InvalidPayloadError,
     MethodNotAllowedError,
@@ -27,7 +27,7 @@ from app.errors import (
 )
 from app.signals import tenant_disabled, tenant_enabled, tenant_installed, tenant_uninstalled
 from app.tenants.payloads import LifecyclePayload
-from app.tenants.store import TenantStore
+from app.tenants.store import TenantStoreProtocol
 
 bp = Blueprint("lifecycle", __name__, url_prefix="/lifecycle")
 
@@ -50,7 +50,7 @@ def _verified_install_claims() -> tokens.Claims:
     )
 
 
-def _verified_tenant_claims(store: TenantStore) -> tokens.Claims:
+def _verified_tenant_claims(store: TenantStoreProtocol) -> tokens.Claims:
     """Verify an HS256 lifecycle token with the *stored* secret of a known tenant (installed or not)."""
 
     def secret_for(client_key: str) -> str | None:
@@ -89,7 +89,7 @@ def installed() -> tuple[str, int]:
         raise TenantNotAllowedError(payload.base_url)
     if payload.app_key != current_app.config["KEY"]:
         raise InvalidPayloadError("The payload is for another app key.")
-    tenant = TenantStore(get_session()).save_installation(payload)
+    tenant = tenant_store().save_installation(payload)
     current_app.logger.info("installed for tenant %s (%s)", tenant.client_key, tenant.base_url)
     tenant_installed.send(current_app._get_current_object(), tenant=tenant)  # type: ignore[attr-defined]
     return "", 204
@@ -103,7 +103,7 @@ def uninstalled() -> tuple[str, int]:
     _require_post()
     payload = _payload("uninstalled")
     _check_issuer(claims, payload)
-    tenant = TenantStore(get_session()).mark_uninstalled(payload.client_key)
+    tenant = tenant_store().mark_uninstalled(payload.client_key)
     if tenant is not None:
         current_app.logger.info("uninstalled for tenant %s", tenant.client_key)
         tenant_uninstalled.send(current_app._get_current_object(), tenant=tenant)  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ def uninstalled() -> tuple[str, int]:
 
 
 def _set_enabled(event: str, enabled: bool) -> tuple[str, int]:
-    store = TenantStore(get_session())
+    store = tenant_store()
     claims = _verified_tenant_claims(store)
     _require_post()
     payload = _payload(event)

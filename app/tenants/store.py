@@ -1,15 +1,36 @@
-"""The tenant store: reads and writes of tenant rows, with no Flask in sight."""
+"""The tenant store: the protocol the framework uses, and its SQLAlchemy implementation (no Flask).
+
+The Connect code (inbound JWT, lifecycle, commands) asks for a store through :func:`tenant_store`,
+typed by :class:`TenantStoreProtocol`; the framework extension (``app/framework.py``) decides which
+implementation that is (:class:`TenantStore` by default).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.tenants.models import Tenant, utcnow
 from app.tenants.payloads import LifecyclePayload
+
+
+class TenantStoreProtocol(Protocol):
+    """What the Connect framework needs of a tenant store; every write is durable when it returns."""
+
+    def get(self, client_key: str) -> Tenant | None: ...
+    def get_installed(self, client_key: str) -> Tenant | None: ...
+    def list(self, *, include_uninstalled: bool = False) -> Sequence[Tenant]: ...
+    def save_installation(self, payload: LifecyclePayload) -> Tenant: ...
+    def mark_uninstalled(self, client_key: str) -> Tenant | None: ...
+    def set_enabled(self, client_key: str, enabled: bool) -> Tenant | None: ...
+
+
+#: Builds the store for one session (``app.extensions["tenant_store"]``).
+StoreFactory = Callable[[Session], TenantStoreProtocol]
 
 
 class TenantStore:
