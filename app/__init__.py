@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 
 from app import config as app_config
-from app import db, error_pages, http_headers, proxy, secrets_at_rest
+from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest
 from app.commands import register_commands
 from app.connect import descriptor, lifecycle
 from app.connect.auth import enforce_authentication
@@ -50,6 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     proxy.init_app(app)
     http_headers.init_app(app)
     error_pages.init_app(app)
+    observability.init_app(app)
     register_commands(app)
     enforce_authentication(app)
     return app
