@@ -166,3 +166,10 @@ def test_the_json_formatter_redacts_whatever_a_field_holds() -> None:
     line = logs.JsonFormatter().format(record)
     assert "jwt=" not in line and "eyJ" not in line
     assert json.loads(line)["msg"] == "failed on /macros/x?[redacted]"
+
+
+def test_an_operator_can_compute_a_sites_tag(app: Flask, client: FlaskClient, installed_site: Site) -> None:
+    """``flask tenants tag CLIENT_KEY`` prints the tag the site's lines carry."""
+    _, lines = get(client, installed_site.signed_url(MACRO, PARAMS))
+    result = app.test_cli_runner().invoke(args=["tenants", "tag", installed_site.client_key])
+    assert result.exit_code == 0 and result.output.strip() == request_line(lines)["tenant"]
