@@ -11,17 +11,40 @@ a query string:
   become ``[redacted]``). That also covers an access-log format someone changes later;
 - the app's log lines pass through the same filter on Flask's default handler.
 
+Metrics (``app/observability/metrics.py``): every worker counts in files under
+``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds them all up. Unset, this file makes a fresh private
+directory for this server (removed when it stops), so totals are right across workers by default; set
+it to a directory shared with the ``flask worker`` processes of the same machine to scrape their scan
+figures here too (empty it before the first process starts). ``child_exit`` tells prometheus_client
+which worker died, so its live gauges are dropped.
+
+With ``APP_LOG_FORMAT=json`` gunicorn's own lines (errors and access) are JSON objects too.
+
 Anything given on the command line (``--bind``, ``--workers``, ``--access-logfile`` …) overrides these.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from typing import Any
 
-from flask.logging import default_handler
-from gunicorn.glogging import Logger
+# Before anything imports prometheus_client (the app does): it picks its value store at import time.
+_OWN_METRICS_DIR: str | None = None
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _OWN_METRICS_DIR = tempfile.mkdtemp(prefix="freshness-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _OWN_METRICS_DIR
+else:
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-from app.log_redaction import RedactSecrets
+from flask.logging import default_handler  # noqa: E402
+from gunicorn.glogging import Logger  # noqa: E402
+
+from app.log_redaction import RedactSecrets  # noqa: E402
+from app.observability.logs import JsonFormatter  # noqa: E402
+
+_JSON_LOGS = os.environ.get("APP_LOG_FORMAT", "").strip().lower() == "json"
 
 # Both logs go to the standard streams (stdout for access, stderr for errors) unless overridden.
 accesslog = "-"
@@ -43,6 +66,9 @@ class RedactingLogger(Logger):
         super().setup(cfg)  # runs again on a configuration reload (HUP): add the filter only once
         for log in (self.error_log, self.access_log):
             _redact_through(log)
+            if _JSON_LOGS:
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter())
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
@@ -58,3 +84,16 @@ logger_class = RedactingLogger
 # loggers) name request paths only; this catches what they cannot vouch for, such as a URL quoted in
 # the message of an exception whose traceback is logged.
 _redact_through(default_handler)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: prometheus_client drops its live gauges (its counters stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics directory this file made (never one the environment named)."""
+    if _OWN_METRICS_DIR is not None:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app: defaults, then ``APP_*`` variables, then ``overrides`` (for tests)."""
     app = Flask(__name__, static_folder=str(_STATIC), static_url_path="/static")
     app.config.from_mapping(app_config.DEFAULTS)
-    app.config["CLOCK"] = time.time
     app.config.update(app_config.from_environment())
     app.config.update(overrides or {})
     app_config.validate(app.config)

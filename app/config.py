@@ -46,6 +46,8 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "SCAN_MAX_ATTEMPTS": 5,
     "WARM_VIEWED_DAYS": 7,
     "WARM_AHEAD_SECONDS": 300.0,
+    "METRICS_TOKEN": None,
+    "LOG_FORMAT": "text",
     # The app sets no cookie (tokens carry the context); should Flask's session ever set one, it is
     # a third-party cookie inside Confluence's iframe: Secure, HttpOnly and SameSite=None.
     "SESSION_COOKIE_SECURE": True,
@@ -81,9 +83,14 @@ _TYPES: Final[Mapping[str, type]] = {
     "SCAN_MAX_ATTEMPTS": int,
     "WARM_VIEWED_DAYS": int,
     "WARM_AHEAD_SECONDS": float,
+    "METRICS_TOKEN": str,
+    "LOG_FORMAT": str,
 }
 
 _APP_KEY_PATTERN: Final = re.compile(r"^[a-zA-Z0-9\-._]{1,80}$")
+#: A bearer token as an HTTP header carries it (RFC 6750 token68), long enough not to be guessed.
+_METRICS_TOKEN_PATTERN: Final = re.compile(r"^[A-Za-z0-9\-._~+/]{24,256}=*$")
+LOG_FORMATS: Final = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -169,6 +176,22 @@ def _validate_jobs(config: MutableMapping[str, Any]) -> None:
     _require_range(config, "WARM_AHEAD_SECONDS", 0, 86400, "a number of seconds")
 
 
+def _validate_observability(config: MutableMapping[str, Any]) -> None:
+    token = config.get("METRICS_TOKEN")
+    if token == "":
+        config["METRICS_TOKEN"] = None
+    elif token is not None and (not isinstance(token, str) or not _METRICS_TOKEN_PATTERN.match(token)):
+        # The message never repeats the value: it is a credential.
+        raise ConfigError(
+            "APP_METRICS_TOKEN must be 24-256 characters of letters, digits and -._~+/ "
+            "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    log_format = config.get("LOG_FORMAT")
+    if not isinstance(log_format, str) or log_format.strip().lower() not in LOG_FORMATS:
+        raise ConfigError(f"APP_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    config["LOG_FORMAT"] = log_format.strip().lower()
+
+
 def validate(config: MutableMapping[str, Any]) -> None:
     """Check and normalise the settings in place; raise ConfigError naming the bad variable."""
     for name in ("BASE_URL", "INSTALL_KEYS_URL", "OAUTH_URL", "ALL_JS_URL"):
@@ -191,6 +214,7 @@ def validate(config: MutableMapping[str, Any]) -> None:
     _require_range(config, "CONFLUENCE_MAX_RETRY_AFTER", 0, 600, "a number of seconds")
     _require_range(config, "CONFLUENCE_MAX_TOTAL_SECONDS", 1, 600, "a number of seconds")
     _validate_jobs(config)
+    _validate_observability(config)
     proxies = config.setdefault("TRUSTED_PROXY_COUNT", 0)
     if not isinstance(proxies, int) or isinstance(proxies, bool) or not 0 <= proxies <= 5:
         raise ConfigError("APP_TRUSTED_PROXY_COUNT must be a whole number of proxies from 0 to 5")

@@ -14,6 +14,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.errors import AppError, ConnectAuthError, DatabaseUnavailableError, MethodNotAllowedError
+from app.observability.metrics import count_refusal
 
 #: Errors that mean "the database is not answering" (down, restarting, unreachable, pool exhausted).
 DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
@@ -47,6 +48,7 @@ def _respond(status: int, code: str, message: str, title: str) -> Response:
 def handle_app_error(error: AppError) -> Response:
     """Answer an AppError with its status and its (safe) message."""
     if isinstance(error, ConnectAuthError):
+        count_refusal(error)
         current_app.logger.info("refused %s %s: %s", request.method, request.path, error.message)
     elif error.status_code >= 500:
         current_app.logger.warning(

@@ -3,9 +3,10 @@
 It wires every part a Connect app needs and that knows nothing of what the app does: the database and
 sealed secrets, the descriptor and the lifecycle callbacks (signed install), inbound JWTs with the
 default-deny route check, the tenant store, the install-keys cache, the job queue, proxies, security
-headers, one error path, and the ``flask`` commands. An app (the freshness product, or
-``examples/hello_connect``) brings its descriptor template, says which paths are iframe pages (their
-errors are HTML), and hands over its blueprints and its own set-up::
+headers, one error path, health and metrics endpoints with request logs, and the ``flask`` commands.
+An app (the freshness product, or ``examples/hello_connect``) brings its descriptor template, says
+which paths are iframe pages (their errors are HTML), and hands over its blueprints and its own
+set-up::
 
     connect = Connect(descriptor_template=HERE / "atlassian-connect.json", iframe_prefixes=("/macros/",))
 
@@ -20,12 +21,13 @@ Nothing here imports the product (an import-linter contract in pyproject.toml en
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from flask import Blueprint, Flask, current_app
 
-from app import db, error_pages, http_headers, proxy, secrets_at_rest
+from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest
 from app.commands import register_commands
 from app.connect import descriptor, lifecycle
 from app.connect.auth import enforce_authentication
@@ -60,6 +62,7 @@ class Connect:
         ``blueprints`` are registered with the framework's own, and then every route is checked to
         require a JWT or to say how it authenticates: an app with an unmarked route does not start.
         """
+        app.config.setdefault("CLOCK", time.time)  # the time tokens and caches are checked against
         app.extensions["connect"] = self
         app.extensions["tenant_store"] = self.tenant_store
         secrets_at_rest.configure(app.config["SECRETS_KEYS_LIST"])
@@ -76,6 +79,7 @@ class Connect:
         proxy.init_app(app)
         http_headers.init_app(app)
         error_pages.init_app(app)
+        observability.init_app(app)
         register_commands(app)
         enforce_authentication(app)
 

@@ -11,6 +11,7 @@ from typing import Final
 from flask import Flask
 
 from app.reports import tasks as report_tasks
+from app.reports.jobs import job_figures
 from app.views import admin, api, macro, tenant_client
 from app.views.authorization import AdminCache
 
@@ -24,3 +25,4 @@ def init_app(app: Flask) -> None:
     report_tasks.init_app(app)
     tenant_client.init_app(app)
     app.extensions["admin_cache"] = AdminCache()
+    app.extensions.setdefault("metrics_figures", []).append(job_figures)

@@ -46,7 +46,7 @@ class RedactSecrets(logging.Filter):
         redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
-        if record.exc_info is not None and record.exc_info[0] is not None:
+        if record.exc_info and record.exc_info[0] is not None:  # exc_info=False is allowed too
             text = record.exc_text or "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
             record.exc_text, record.exc_info = redact(text), None
         elif record.exc_text:

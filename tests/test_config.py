@@ -129,3 +129,17 @@ def test_the_queue_is_a_file_by_default_and_redis_when_a_url_is_set(tmp_path: An
         "SCANS_PER_TENANT": 3,
     }
     assert valid(REDIS_URL="")["REDIS_URL"] is None  # an empty variable means "no Redis"
+
+
+def test_observability_settings_are_checked_at_start_up() -> None:
+    token = "abcdefghijklmnopqrstuvwxyz012345"
+    config = valid(**from_environment({"APP_METRICS_TOKEN": token, "APP_LOG_FORMAT": "JSON"}))
+    assert (config["METRICS_TOKEN"], config["LOG_FORMAT"]) == (token, "json")
+    assert valid()["METRICS_TOKEN"] is None and valid()["LOG_FORMAT"] == "text"
+    assert valid(METRICS_TOKEN="")["METRICS_TOKEN"] is None  # an empty variable means "metrics off"
+    for bad in ("short", "has a space in it but is long enough", "x" * 257, "tok\nen" * 5):
+        with pytest.raises(ConfigError, match="APP_METRICS_TOKEN must be 24-256 characters") as info:
+            valid(METRICS_TOKEN=bad)
+        assert bad not in str(info.value)  # the message never repeats a credential
+    with pytest.raises(ConfigError, match="APP_LOG_FORMAT must be one of text, json"):
+        valid(LOG_FORMAT="xml")

@@ -10,6 +10,8 @@ and once with our configuration, where no line may carry it.
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,11 @@ def raw_request(port: int, request_line: bytes) -> bytes:
 
 
 def serve_and_collect_logs(
-    tmp_path: Path, atlassian: Atlassian, confluence: FakeConfluence, config: Path
+    tmp_path: Path,
+    atlassian: Atlassian,
+    confluence: FakeConfluence,
+    config: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Logs:
     """Run gunicorn (2 workers, access and error logs on) with ``config``; make succeeding and failing
     requests that carry tokens; return every line it logged and the secrets that must not be in them."""
@@ -68,6 +74,7 @@ def serve_and_collect_logs(
             "APP_DATABASE_URL": fresh_database_url(tmp_path),
             "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
             "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
+            **(extra_env or {}),
         }
     )
     migrated = flask("db", "upgrade", env=env)
@@ -81,7 +88,11 @@ def serve_and_collect_logs(
         "tests.kit.faulty_app:create()",
     ]
     site = Site(base_url=confluence.base_url)
-    secrets = {"shared secret": site.shared_secret, "a jwt parameter": "jwt="}
+    secrets = {
+        "shared secret": site.shared_secret,
+        "a jwt parameter": "jwt=",
+        "the clientKey": site.client_key,
+    }
     with running(command, env=env, probe_url=f"{base_url}/atlassian-connect.json", output=output):
         key = requests.get(f"{base_url}/atlassian-connect.json", timeout=10).json()["key"]
         confluence.register(key, site.shared_secret, base_url)
@@ -135,7 +146,10 @@ def test_gunicorn_defaults_would_log_the_tokens(
     assert "access log: token 0" in leaks  # the request line in the default access format
     assert "error log: token 5" in leaks and "Error handling request GET /__bug?" in leaks
     assert "error log: token in a bad request line" in leaks and "Invalid request from ip=" in leaks
-    assert "error log: token 6" in leaks and "RuntimeError: the view failed on" in leaks
+    # The app's own lines are redacted by the app itself (app/observability), whatever gunicorn's
+    # configuration: the view's traceback is logged, its URI without the token.
+    assert "error log: token 6" not in leaks
+    assert "RuntimeError: the view failed on http://127.0.0.1" in logs.text("error log")
 
 
 def test_no_log_line_carries_a_token_or_secret(
@@ -155,6 +169,30 @@ def test_no_log_line_carries_a_token_or_secret(
     assert "Invalid request from ip=127.0.0.1: Invalid HTTP request line:" in errors
     assert f"unhandled error on GET {VIEW_BUG_PATH}" in errors  # the app's own line, with its traceback
     assert f"{VIEW_BUG_PATH}?[redacted]" in errors.split(f"unhandled error on GET {VIEW_BUG_PATH}", 1)[1]
+
+
+def test_json_logs_carry_no_token_and_every_line_is_one_object(
+    tmp_path: Path, atlassian: Atlassian, confluence: FakeConfluence
+) -> None:
+    """APP_LOG_FORMAT=json: gunicorn's lines and the app's are JSON objects, a request line per request
+    (tenant by tag, never the clientKey), and still no token, secret or jwt= anywhere."""
+    logs = serve_and_collect_logs(tmp_path, atlassian, confluence, CONFIG, {"APP_LOG_FORMAT": "json"})
+    assert logs.leaks() == []
+    parsed = [(where, json.loads(line)) for where, line in logs.lines if where != "output" or line.strip()]
+    requests_logged = [line for _, line in parsed if line.get("event") == "request"]
+    routes = {(line["route"], line["status"]) for line in requests_logged}
+    assert {("/macros/freshness", 200), ("/macros/freshness", 401), ("unmatched", 404)} <= routes
+    assert ("/__view-bug", 500) in routes
+    tagged = [
+        line for line in requests_logged if line["route"] == "/macros/freshness" and line["status"] == 200
+    ]
+    assert tagged and all(re.fullmatch(r"[0-9a-f]{10}", line["tenant"]) for line in tagged)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", line["request_id"]) for line in requests_logged)
+    errors = [line for where, line in parsed if where == "error log"]
+    assert any("Error handling request GET /__bug?[redacted]" in line["msg"] for line in errors)
+    assert any(
+        line["msg"].startswith("unhandled error on GET /__view-bug") and "exc" in line for line in errors
+    )
 
 
 def test_the_readme_serves_production_with_this_configuration() -> None:

@@ -72,3 +72,22 @@ def test_a_clean_record_is_left_alone() -> None:
     entry = record("Booting worker with pid: %s", (42,))
     RedactSecrets().filter(entry)
     assert (entry.msg, entry.args) == ("Booting worker with pid: %s", (42,))
+
+
+def test_a_record_logged_with_exc_info_false_passes() -> None:
+    """``log.warning(..., exc_info=False)`` leaves ``record.exc_info`` False, not None (runner.py does it)."""
+    logger = logging.getLogger("tests.redaction.exc_info")
+    captured: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, entry: logging.LogRecord) -> None:
+            captured.append(entry)
+
+    handler = Keep()
+    handler.addFilter(RedactSecrets())
+    logger.addHandler(handler)
+    try:
+        logger.warning("scan failed on /m?jwt=%s", TOKEN, exc_info=False)
+    finally:
+        logger.removeHandler(handler)
+    assert [entry.getMessage() for entry in captured] == ["scan failed on /m?[redacted]"]

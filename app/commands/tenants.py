@@ -1,4 +1,4 @@
-"""``flask tenants list``: the installed sites (never their secrets)."""
+"""``flask tenants list|seal-secrets|tag``: the installed sites (never their secrets)."""
 
 from __future__ import annotations
 
@@ -56,3 +56,12 @@ def seal_secrets_command() -> None:
         flag_modified(tenant, "shared_secret")
     session.commit()
     click.echo(f"Sealed the shared secrets of {len(tenants)} tenant(s) with the newest key.")
+
+
+@tenants_cli.command("tag")
+@click.argument("client_key")
+def tag_command(client_key: str) -> None:
+    """Print the tag that log lines use for CLIENT_KEY (run with the deployment's APP_SECRET_KEY)."""
+    from app.observability.logs import tenant_tag
+
+    click.echo(tenant_tag(client_key))

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from app.confluence.errors import error_for_status
-from app.confluence.events import ClientEvent, EventHook
+from app.confluence.events import ClientEvent, EventHook, process_observers
 from app.confluence.retry import (
     RETRY_AFTER_STATUSES,
     TRANSIENT_STATUSES,
@@ -133,7 +133,7 @@ class Transport:
                 else None
             )
             rate_limited = status == 429 or retry_after is not None
-            self._emit(method, sent_url, status, attempt_started, retry, rate_limited, None)
+            self._emit(method, sent_url, status, attempt_started, retry, rate_limited, None, retry_after)
             if status < 400:
                 return response
             response.close()
@@ -178,8 +178,12 @@ class Transport:
         retry: int,
         rate_limited: bool,
         error: str | None,
+        retry_after: float | None = None,
     ) -> None:
-        if self._on_event is None:
+        hooks = process_observers()
+        if self._on_event is not None:
+            hooks = (self._on_event, *hooks)
+        if not hooks:
             return
         event = ClientEvent(
             method=method,
@@ -189,11 +193,13 @@ class Transport:
             retry=retry,
             rate_limited=rate_limited,
             error=error,
+            retry_after=retry_after,
         )
-        try:
-            self._on_event(event)
-        except Exception:  # an observer (e.g. a metrics write) must never break the call it observes
-            logger.exception("Confluence client event hook failed")
+        for hook in hooks:
+            try:
+                hook(event)
+            except Exception:  # an observer (e.g. a metrics write) must never break the call it observes
+                logger.exception("Confluence client event hook failed")
 
 
 def _request_url(exc: requests.RequestException, fallback: str) -> str:

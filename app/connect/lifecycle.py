@@ -25,6 +25,7 @@ from app.errors import (
     TenantMismatchError,
     TenantNotAllowedError,
 )
+from app.observability.logs import tenant_tag
 from app.signals import tenant_disabled, tenant_enabled, tenant_installed, tenant_uninstalled
 from app.tenants.payloads import LifecyclePayload
 from app.tenants.store import TenantStoreProtocol
@@ -90,7 +91,7 @@ def installed() -> tuple[str, int]:
     if payload.app_key != current_app.config["KEY"]:
         raise InvalidPayloadError("The payload is for another app key.")
     tenant = tenant_store().save_installation(payload)
-    current_app.logger.info("installed for tenant %s (%s)", tenant.client_key, tenant.base_url)
+    current_app.logger.info("installed for tenant %s", tenant_tag(tenant.client_key))
     tenant_installed.send(current_app._get_current_object(), tenant=tenant)  # type: ignore[attr-defined]
     return "", 204
 
@@ -105,7 +106,7 @@ def uninstalled() -> tuple[str, int]:
     _check_issuer(claims, payload)
     tenant = tenant_store().mark_uninstalled(payload.client_key)
     if tenant is not None:
-        current_app.logger.info("uninstalled for tenant %s", tenant.client_key)
+        current_app.logger.info("uninstalled for tenant %s", tenant_tag(tenant.client_key))
         tenant_uninstalled.send(current_app._get_current_object(), tenant=tenant)  # type: ignore[attr-defined]
     return "", 204
 

@@ -20,6 +20,8 @@ from typing import Any, Final
 from flask import Flask
 from huey import Huey, RedisHuey, SqliteHuey
 
+from app.observability.logs import bind_job, unbind_job
+
 log = logging.getLogger(__name__)
 
 #: Seconds to wait for Redis to accept a connection, and for an answer (above Huey's 1 s blocking read).
@@ -46,9 +48,23 @@ def make_queue(config: Mapping[str, Any]) -> Huey:
     return SqliteHuey(name, results=False, utc=True, filename=str(path), timeout=30)
 
 
+def name_jobs_in_logs(queue: Huey) -> None:
+    """Every line a job logs carries its Huey task id (``job_id``), in the thread that runs it."""
+
+    def before(task: Any) -> None:
+        bind_job(str(task.id))
+
+    def after(task: Any, value: Any, exc: BaseException | None) -> None:
+        unbind_job()
+
+    queue.pre_execute(name="log-job-id")(before)
+    queue.post_execute(name="log-job-id")(after)
+
+
 def init_app(app: Flask) -> None:
     """Create the app's queue (``app.extensions["jobs"]``)."""
-    app.extensions["jobs"] = make_queue(app.config)
+    app.extensions["jobs"] = queue = make_queue(app.config)
+    name_jobs_in_logs(queue)
 
 
 def get_queue(app: Flask) -> Huey:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -24,11 +22,14 @@ def worker_command(workers: int, no_periodic: bool, drain: bool) -> None:
     Start as many worker processes, on as many machines, as the load needs: with APP_REDIS_URL they
     share one queue. Scans are I/O-bound, so each process runs several threads.
     """
-    queue = get_queue(current_app._get_current_object())  # type: ignore[attr-defined]
+    from app.observability import configure_worker_logging
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    queue = get_queue(app)
     if drain:
         click.echo(f"ran {run_pending(queue)} job(s)")
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_worker_logging(app)  # APP_LOG_FORMAT, the job id on each line, no token in any
     consumer = queue.create_consumer(
         workers=workers,
         worker_type="thread",

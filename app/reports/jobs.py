@@ -474,3 +474,16 @@ class ScanJobs:
 def utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes even for timezone-aware columns; we only ever store UTC."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def job_figures(engine: sa.Engine) -> dict[str, object]:
+    """Scan jobs by state and the oldest due one, for the metrics endpoint (read at scrape time)."""
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        jobs = conn.execute(sa.select(ScanJob.state, sa.func.count()).group_by(ScanJob.state)).all()
+        oldest = conn.execute(
+            sa.select(sa.func.min(ScanJob.run_after)).where(
+                ScanJob.state == "queued", ScanJob.run_after <= now
+            )
+        ).scalar()
+    return {"scan_jobs": [(str(s), int(c)) for s, c in jobs], "oldest_queued": oldest}

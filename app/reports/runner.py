@@ -38,6 +38,8 @@ from app.errors import (
     ConfluenceTransportError,
     ConfluenceUnauthorizedError,
 )
+from app.observability import metrics
+from app.observability.logs import tenant_tag
 from app.reports.cache import ReportCache
 from app.reports.jobs import ScanJobs, scope_of
 from app.reports.model import FreshnessReport
@@ -115,7 +117,16 @@ class ScanRunner:
         self._monotonic = monotonic
 
     def run(self, client_key: str, scope_key: str) -> Outcome:
-        """Claim and run the job (tenant, scope) if it is due; say what happened."""
+        """Claim and run the job (tenant, scope) if it is due; say what happened (and count it)."""
+        started = self._monotonic()
+        outcome: Outcome = "failed"
+        try:
+            outcome = self._run(client_key, scope_key)
+            return outcome
+        finally:
+            metrics.scan_finished(outcome, self._monotonic() - started)
+
+    def _run(self, client_key: str, scope_key: str) -> Outcome:
         owner = new_owner()
         with self._sessions() as session:
             jobs = ScanJobs(session)
@@ -148,7 +159,9 @@ class ScanRunner:
             scope = scope_of(job)
             if job.checkpoint:
                 state = ScanState.from_json(scope, json.loads(job.checkpoint))
-                log.info("resuming scan %s for %s at page %d", scope_key, client_key, state.pages_read)
+                log.info(
+                    "resuming scan %s for %s at page %d", scope_key, tenant_tag(client_key), state.pages_read
+                )
             else:
                 state = ScanState(scope, self._clock())
             attempts = job.attempts
@@ -167,7 +180,7 @@ class ScanRunner:
             log.warning(
                 "scan %s for %s failed: %s",
                 scope_key,
-                client_key,
+                tenant_tag(client_key),
                 exc.message if isinstance(exc, AppError) else type(exc).__name__,
                 exc_info=not isinstance(exc, AppError),
             )
@@ -188,6 +201,7 @@ class ScanRunner:
         with self._connect(creds, recorder) as client:
             for page in state.pages(client):
                 state.add(page)
+                metrics.scan_page_read()
                 # A root-page scope's checkpoint holds the whole tree read so far: space them out
                 # geometrically so the bytes written stay proportional to the space's size.
                 every = self.settings.checkpoint_pages
@@ -207,7 +221,7 @@ class ScanRunner:
                         checkpoint=state.to_json() if due and page.next_url else None,
                     )
                 if not ours:
-                    log.warning("scan %s for %s was taken over; stopping", key[1], key[0])
+                    log.warning("scan %s for %s was taken over; stopping", key[1], tenant_tag(key[0]))
                     return "lost"
                 if due:
                     last_pages, last_time = state.pages_read, self._monotonic()
@@ -221,7 +235,7 @@ class ScanRunner:
             ReportCache(session).put(client_key, report, now=now, ttl=ttl)
             ScanJobs(session).finish(client_key, scope_key, owner=owner, now=now)
             session.commit()
-        log.info("scan %s for %s done: %d items", scope_key, client_key, report.scanned)
+        log.info("scan %s for %s done: %d items", scope_key, tenant_tag(client_key), report.scanned)
         return "done"
 
     def _pause(
@@ -244,7 +258,8 @@ class ScanRunner:
             )
         if not ours:
             return "lost"
-        log.info("scan %s for %s paused %.0f s by Confluence", scope_key, client_key, wait)
+        metrics.scan_paused(wait)
+        log.info("scan %s for %s paused %.0f s by Confluence", scope_key, tenant_tag(client_key), wait)
         self._schedule(client_key, scope_key, wait)
         return "postponed"
 
@@ -261,7 +276,11 @@ class ScanRunner:
             jobs = ScanJobs(session)
             if attempt >= self.settings.max_attempts:
                 log.warning(
-                    "scan %s for %s failed after %d faults: %s", scope_key, client_key, attempt, exc.message
+                    "scan %s for %s failed after %d faults: %s",
+                    scope_key,
+                    tenant_tag(client_key),
+                    attempt,
+                    exc.message,
                 )
                 jobs.fail(
                     client_key, scope_key, owner=owner, now=self._clock(), message=describe_failure(exc)

@@ -14,6 +14,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from app.observability import metrics
+from app.observability.logs import tenant_tag
 from app.reports.cache import CachedReport, ReportCache
 from app.reports.jobs import JobView, ScanJobs
 from app.reports.model import FreshnessReport, ReportScope
@@ -55,14 +57,17 @@ class ReportService:
         if cached is not None:
             cache.touch(client_key, cached, now=now)
             if not cached.expired(now):
+                metrics.cache_lookup("hit")
                 return ReportView(cached, None)
+        metrics.cache_lookup("miss" if cached is None else "stale")
         total_hint = cached.report.scanned if cached is not None else None
         queued, job = ScanJobs(session).request(client_key, scope, now=now, total_hint=total_hint)
         if queued:
+            metrics.scan_queued("view")
             try:
                 self._send(client_key, scope.cache_key)
             except Exception:  # the queue is down: the job stays queued and the sweep sends it again
-                log.exception("could not send scan job %s for %s", scope.cache_key, client_key)
+                log.exception("could not send scan job %s for %s", scope.cache_key, tenant_tag(client_key))
         return ReportView(cached, job)
 
     def cached(self, session: Session, client_key: str, scope: ReportScope) -> CachedReport | None:

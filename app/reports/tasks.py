@@ -27,6 +27,8 @@ from huey import crontab
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app
 from app.jobs.queue import get_queue
+from app.observability import metrics
+from app.observability.logs import bind_job_tenant, tenant_tag
 from app.reports.cache import ReportCache
 from app.reports.jobs import ScanJobs
 from app.reports.runner import JobSettings, ScanRunner
@@ -74,9 +76,10 @@ def init_app(app: Flask) -> None:
             yield client
 
     def scan(client_key: str, scope_key: str) -> None:
+        bind_job_tenant(client_key)  # this job's log lines name its tenant by tag
         with app.app_context():
             outcome = runner.run(client_key, scope_key)
-        log.info("scan job %s for %s: %s", scope_key, client_key, outcome)
+        log.info("scan job %s for %s: %s", scope_key, tenant_tag(client_key), outcome)
 
     scan_task: Any = queue.task(name="reports.scan")(scan)
 
@@ -127,6 +130,8 @@ def sweep(app: Flask, now: datetime, send: Callable[[str, str], None]) -> dict[s
             if queued:
                 send(client_key, scope.cache_key)
                 done["warmed"] += 1
+    metrics.scan_queued("resend", done["resent"])
+    metrics.scan_queued("warm", done["warmed"])
     if any(done.values()):
         log.info("report sweep: %s", done)
     return done

@@ -145,5 +145,5 @@ def admin_settings() -> ResponseReturnValue:
     session = get_session()
     save_settings(session, g.tenant.client_key, settings, updated_by=g.account_id)
     ReportCache(session).invalidate_tenant(g.tenant.client_key)
-    current_app.logger.info("settings saved for %s", g.tenant.client_key)
+    current_app.logger.info("settings saved")  # the line names the tenant by its tag (request context)
     return jsonify({"settings": settings.as_json()})

@@ -19,6 +19,7 @@ from flask import current_app, g
 from app.db import get_session
 from app.errors import ConfluenceError, NotAdminError, ServiceUnavailableError
 from app.expiring import ExpiringCache
+from app.observability.logs import tenant_tag
 from app.tenants.credentials import Credentials
 from app.tenants.health import HealthRecorder
 from app.views.tenant_client import app_client
@@ -48,7 +49,9 @@ def require_site_admin() -> None:
             with app_client(current_app._get_current_object(), Credentials.of(tenant), recorder) as client:  # type: ignore[attr-defined]
                 answer = client.is_site_admin(account_id)
         except ConfluenceError as exc:
-            current_app.logger.warning("admin check failed for %s: %s", tenant.client_key, exc.message)
+            current_app.logger.warning(
+                "admin check failed for %s: %s", tenant_tag(tenant.client_key), exc.message
+            )
             raise ServiceUnavailableError(
                 "Confluence could not confirm that you are an administrator. Try again shortly."
             ) from exc

@@ -239,3 +239,37 @@ def test_requests_carry_the_app_user_agent(client: ConfluenceClient, site: FakeC
     assert site.arrivals[0].user_agent.startswith("confluence-freshness/")
     assert site.arrivals[0].user_agent.endswith("(+python-requests)")
     assert client.transport.timeout == 5.0
+
+
+def test_process_wide_observers_see_every_attempt_with_its_retry_after(
+    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+) -> None:
+    """What the metrics hook relies on: every client reports to it, with Retry-After's value."""
+    from app.confluence import events as client_events
+
+    seen: list[ClientEvent] = []
+    client_events.observe_every_client(seen.append)
+    try:
+        site.script(Fault.rate_limited("0.5"), Fault(500))
+        assert client_space_key(quick_client()) == "ENG"  # a client built without any on_event hook
+    finally:
+        client_events._observers.remove(seen.append)
+    assert [(e.status, e.retry, e.rate_limited, e.retry_after) for e in seen] == [
+        (429, 0, True, 0.5),
+        (500, 1, False, None),
+        (200, 2, False, None),
+    ]
+    assert sleeps[0] == 0.5
+
+
+def test_a_failing_process_observer_breaks_nothing(quick_client: QuickClient, site: FakeConfluence) -> None:
+    from app.confluence import events as client_events
+
+    def broken(event: ClientEvent) -> None:
+        raise RuntimeError("metrics store full")
+
+    client_events.observe_every_client(broken)
+    try:
+        assert client_space_key(quick_client()) == "ENG"
+    finally:
+        client_events._observers.remove(broken)

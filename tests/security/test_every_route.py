@@ -35,9 +35,11 @@ CASES = [
     ("alg none", "header"),
     ("alg none", "query"),
 ]
-#: Endpoints that are public on purpose: Confluence fetches the descriptor before any install, and
-#: static assets hold no tenant data. Anything else the app registers must refuse a missing token.
-PUBLIC_ENDPOINTS = {"descriptor.serve", "static"}
+#: Endpoints that are public on purpose: Confluence fetches the descriptor before any install, static
+#: assets hold no tenant data, and load balancers and orchestrators call the health endpoints without
+#: credentials (they answer check names and fixed words only; see test_health_endpoints_reveal_nothing).
+#: Anything else the app registers must refuse a missing token.
+PUBLIC_ENDPOINTS = {"descriptor.serve", "static", "observability.healthz", "observability.readyz"}
 #: A refusal must be quick: well under the install-keys timeout, and never a hang.
 MAX_SECONDS = 2.0
 _TEMPLATE = re.compile(r"\{[^{}]*\}")
@@ -180,3 +182,23 @@ def test_the_route_walk_catches_an_open_route(make_app: AppFactory) -> None:
 def test_public_endpoints_exist(app: Flask) -> None:
     """The allow-list names real endpoints (a renamed one must not silently widen it)."""
     assert {rule.endpoint for rule in app.url_map.iter_rules()} >= PUBLIC_ENDPOINTS
+
+
+def test_metrics_is_walked_and_refused_when_it_exists(make_app: AppFactory) -> None:
+    """With APP_METRICS_TOKEN the route exists, and the walk checks that it refuses a missing token."""
+    app = make_app(METRICS_TOKEN="m" * 32)
+    checked, failures = routes_answering_without_a_token(app)
+    assert "GET /metrics" in checked
+    assert not failures, failures
+
+
+def test_health_endpoints_reveal_nothing(app: Flask, client: FlaskClient, installed_site: Site) -> None:
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        body = response.get_json()
+        assert set(body) <= {"status", "checks"}, body
+        text = response.get_data(as_text=True)
+        for secret in (installed_site.client_key, installed_site.base_url, installed_site.shared_secret):
+            assert secret not in text, path
+        assert app.config["DATABASE_URL"] not in text and "sqlite" not in text.lower(), path
+        assert_security_headers(response, config=app.config)

@@ -1,0 +1,189 @@
+"""Structured logs: a request id, a tenant tag and a job id on every line, JSON with ``APP_LOG_FORMAT=json``.
+
+* Every request gets an id: the incoming ``X-Request-Id`` when it is a sane short token (a proxy or
+  load balancer made it), else a new one; the response carries it back in ``X-Request-Id``.
+* A tenant is named by its *tag*: the first 10 hex digits of an HMAC-SHA256 of its clientKey, keyed
+  per deployment (derived from ``APP_SECRET_KEY``). Lines about one site can be grouped, nobody can
+  read the site back from a line, and ``flask tenants tag CLIENT_KEY`` gives an operator the tag of a
+  site they already know.
+* In a worker, the line carries the Huey task id of the job that wrote it (``job_id``).
+* Every line passes through :class:`app.log_redaction.RedactSecrets`, and the JSON formatter redacts
+  the finished line again: no query string, ``jwt=`` value or JWT reaches a log.
+
+No Flask at import time for the parts the worker and the product code use (:func:`tenant_tag`,
+:func:`job_context`); the request parts read Flask's ``g`` only while a request is active.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from app.log_redaction import RedactSecrets, redact
+
+#: Incoming ``X-Request-Id`` values we keep: short, and nothing a log reader could trip over. No dots,
+#: so a JWT (three dotted parts) sent as a request id is never echoed into a log line.
+_SANE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]{0,63}$")
+TAG_LENGTH: Final = 10
+REQUEST_ID_HEADER: Final = "X-Request-Id"
+
+_job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
+_job_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_tenant", default=None)
+_tag_key: bytes = uuid.uuid4().bytes  # replaced by configure_tenant_tags() in create_app
+
+
+def configure_tenant_tags(secret_key: str) -> None:
+    """Derive this deployment's tag key from the app's secret key (same key: same tags everywhere)."""
+    global _tag_key
+    _tag_key = hmac.new(secret_key.encode("utf-8"), b"freshness tenant log tag", hashlib.sha256).digest()
+
+
+def tenant_tag(client_key: str) -> str:
+    """A short, non-reversible name for a tenant in logs (never the clientKey itself)."""
+    return hmac.new(_tag_key, client_key.encode("utf-8"), hashlib.sha256).hexdigest()[:TAG_LENGTH]
+
+
+def request_id_from(incoming: str | None) -> str:
+    """The incoming id if it is a sane short token, else a new random one."""
+    if incoming and _SANE_REQUEST_ID.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+@contextmanager
+def job_context(job_id: str | None, client_key: str | None = None) -> Iterator[None]:
+    """Name the job (and its tenant) on every line logged inside the block, in this thread."""
+    job_token = _job_id.set(job_id)
+    tenant_token = _job_tenant.set(tenant_tag(client_key) if client_key else _job_tenant.get())
+    try:
+        yield
+    finally:
+        _job_tenant.reset(tenant_token)
+        _job_id.reset(job_token)
+
+
+def bind_job(job_id: str | None) -> None:
+    """Set the job id for this thread until :func:`unbind_job` (Huey's pre/post-execute hooks)."""
+    _job_id.set(job_id)
+    _job_tenant.set(None)
+
+
+def unbind_job() -> None:
+    _job_id.set(None)
+    _job_tenant.set(None)
+
+
+def bind_job_tenant(client_key: str) -> None:
+    """Name the tenant of the running job on its lines (the scan task, once it knows its tenant)."""
+    _job_tenant.set(tenant_tag(client_key))
+
+
+def _request_fields() -> dict[str, Any]:
+    """``request_id`` and ``tenant`` of the active request, if any (never raises)."""
+    try:
+        from flask import g, has_request_context
+
+        if not has_request_context():
+            return {}
+        fields: dict[str, Any] = {}
+        request_id = g.get("request_id")
+        if request_id:
+            fields["request_id"] = request_id
+        tenant = g.get("tenant")
+        client_key = getattr(tenant, "client_key", None) if tenant is not None else None
+        if isinstance(client_key, str) and client_key:
+            fields["tenant"] = tenant_tag(client_key)
+        return fields
+    except Exception:  # a log line must never fail over its context
+        return {}
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``request_id``, ``tenant`` and ``job_id`` to each record (absent ones stay unset)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in _request_fields().items():
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        job_id = _job_id.get()
+        if job_id is not None and not hasattr(record, "job_id"):
+            record.job_id = job_id
+        job_tenant = _job_tenant.get()
+        if job_tenant is not None and not hasattr(record, "tenant"):
+            record.tenant = job_tenant
+        return True
+
+
+#: Fields a record may carry (set by ContextFilter or passed with ``extra=``) that JSON lines include.
+FIELDS: Final = (
+    "request_id",
+    "job_id",
+    "tenant",
+    "method",
+    "route",
+    "status",
+    "duration_ms",
+    "event",
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the context fields, and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exc"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        # A second pass over the whole line: whatever a field holds, no token leaves this process.
+        return redact(json.dumps(line, ensure_ascii=False, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines (the default, for development), with the context fields at the end."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        context = " ".join(
+            f"{name}={getattr(record, name)}"
+            for name in ("request_id", "job_id", "tenant")
+            if getattr(record, name, None) is not None
+        )
+        return redact(f"{text} [{context}]" if context else text)
+
+
+def formatter_for(log_format: str) -> logging.Formatter:
+    return JsonFormatter() if log_format == "json" else TextFormatter()
+
+
+def prepare_handler(handler: logging.Handler, log_format: str) -> None:
+    """Give ``handler`` the format, the context fields and the redaction filter (idempotent)."""
+    handler.setFormatter(formatter_for(log_format))
+    if not any(isinstance(f, ContextFilter) for f in handler.filters):
+        handler.addFilter(ContextFilter())
+    if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+        handler.addFilter(RedactSecrets())
