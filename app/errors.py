@@ -7,7 +7,8 @@
   * ForbiddenError (403)              - TenantMismatchError, TenantNotAllowedError, NotAdminError
   * NotFoundError (404)               - ReportGoneError
   * MethodNotAllowedError (405)
-  * ServiceUnavailableError (503)     - DatabaseUnavailableError, ViewerUnconfirmedError
+  * ServiceUnavailableError (503)     - DatabaseUnavailableError, ViewerUnconfirmedError,
+                                        DebugInProductionError, SecretsUnavailableError
   * ConfluenceError (502)             - the REST client's failures (see below)
     * ConfluenceUnauthorizedError, ConfluenceForbiddenError, ConfluenceNotFoundError,
       ConfluenceRateLimitedError, ConfluenceServerError, ConfluenceBadResponseError,
@@ -141,6 +142,21 @@ class MethodNotAllowedError(AppError):
 class ServiceUnavailableError(AppError):
     status_code = 503
     code = "unavailable"
+
+
+class DebugInProductionError(ServiceUnavailableError):
+    """Debug mode or the interactive debugger is on in production: every request is refused (503)."""
+
+    def __init__(self) -> None:
+        super().__init__("The app is misconfigured and cannot serve requests.")
+
+
+class SecretsUnavailableError(ServiceUnavailableError):
+    """A sealed secret cannot be opened with the configured keys (a deployment mistake)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("The app cannot read its stored credentials right now.")
+        self.reason = reason
 
 
 class ViewerUnconfirmedError(ServiceUnavailableError):

@@ -17,17 +17,10 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.errors import ServiceUnavailableError
+from app.errors import DebugInProductionError
 
 #: Set by Werkzeug's interactive debugger (``DebuggedApplication`` with ``evalex``) on every request.
 _DEBUGGER_ENVIRON_KEY = "werkzeug.debug.preserve_context"
-
-
-class DebugInProductionError(ServiceUnavailableError):
-    """Debug mode or the interactive debugger is on in production: every request is refused (503)."""
-
-    def __init__(self) -> None:
-        super().__init__("The app is misconfigured and cannot serve requests.")
 
 
 def debug_is_on() -> bool:

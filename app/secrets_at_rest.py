@@ -19,17 +19,9 @@ from typing import Any, Final
 import sqlalchemy as sa
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from app.errors import ServiceUnavailableError
+from app.errors import SecretsUnavailableError
 
 PREFIX: Final = "fernet:"
-
-
-class SecretsUnavailableError(ServiceUnavailableError):
-    """A sealed secret cannot be opened with the configured keys (a deployment mistake)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("The app cannot read its stored credentials right now.")
-        self.reason = reason
 
 
 class SecretBox:

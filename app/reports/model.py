@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
+
+#: A Confluence space key as a macro or a setting may name it (a personal space starts with "~").
+SPACE_KEY: Final = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 
 ContentType = Literal["pages", "blogposts"]
 CONTENT_TYPES: Final = ("pages", "blogposts")

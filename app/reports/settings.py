@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base
+from app.reports.model import SPACE_KEY
 from app.tenants.models import utcnow
 
 #: Inclusive bounds of each numeric setting.
@@ -20,7 +21,6 @@ STALE_DAYS_RANGE: Final = (1, 3650)
 CACHE_TTL_MINUTES_RANGE: Final = (1, 1440)
 ROWS_PER_PAGE_RANGE: Final = (1, 100)
 MAX_EXCLUDED_SPACES: Final = 200
-_SPACE_KEY: Final = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 
 
 class TenantSettingsRow(Base):
@@ -97,7 +97,7 @@ def _space_keys(raw: Any, errors: dict[str, str]) -> tuple[str, ...]:
     else:
         errors["excludedSpaces"] = "Excluded spaces must be a list of space keys."
         return ()
-    bad = [str(item) for item in items if not isinstance(item, str) or not _SPACE_KEY.match(item)]
+    bad = [str(item) for item in items if not isinstance(item, str) or not SPACE_KEY.match(item)]
     if bad:
         errors["excludedSpaces"] = f"Not a space key: {', '.join(bad[:3])}."
     elif len(items) > MAX_EXCLUDED_SPACES:

@@ -9,10 +9,9 @@ from typing import Final, cast
 from werkzeug.datastructures import MultiDict
 
 from app.errors import BadRequestError
-from app.reports.model import CONTENT_TYPES, ContentType, ReportScope
+from app.reports.model import CONTENT_TYPES, SPACE_KEY, ContentType, ReportScope
 from app.reports.settings import ROWS_PER_PAGE_RANGE, STALE_DAYS_RANGE, ReportSettings
 
-_SPACE_KEY: Final = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 _PAGE_ID: Final = re.compile(r"^[0-9]{1,20}$")
 
 
@@ -39,7 +38,7 @@ class MacroParams:
         space_key = (args.get("space") or "").strip() or (args.get("spaceKey") or "").strip()
         if not space_key:
             raise BadRequestError("The macro has no space to report on. Set its “Space key” parameter.")
-        if not _SPACE_KEY.match(space_key):
+        if not SPACE_KEY.match(space_key):
             raise BadRequestError("The macro's “Space key” is not a valid space key.")
         root = (args.get("root") or "").strip() or None
         if root is not None and not _PAGE_ID.match(root):

@@ -1,4 +1,4 @@
-"""Turn report data into what templates and JSON show: links, relative ages, friendly errors."""
+"""Turn report data into what templates and JSON show: links, relative ages, row data."""
 
 from __future__ import annotations
 
@@ -6,13 +6,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from app.errors import (
-    ConfluenceError,
-    ConfluenceForbiddenError,
-    ConfluenceNotFoundError,
-    ConfluenceRateLimitedError,
-    ConfluenceUnauthorizedError,
-)
 from app.reports.model import ReportItem
 from app.tenants.models import Tenant
 
@@ -72,19 +65,3 @@ def item_view(
         "version": item.version,
         "editor": (names or {}).get(item.editor or "", UNKNOWN_EDITOR),
     }
-
-
-def friendly_error(error: ConfluenceError) -> tuple[str, str]:
-    """A title and a message for a Confluence failure, in words a page reader understands."""
-    if isinstance(error, ConfluenceRateLimitedError):
-        wait = f" Try again in about {int(error.retry_after)} seconds." if error.retry_after else ""
-        return "Confluence is busy", f"Confluence asked us to slow down (rate limited).{wait}"
-    if isinstance(error, ConfluenceUnauthorizedError | ConfluenceForbiddenError):
-        return (
-            "No access",
-            "This app is not allowed to read this content. Ask an administrator to check its access.",
-        )
-    if isinstance(error, ConfluenceNotFoundError):
-        # Our own scan's messages name the space or page; the client's name a URL, so say less.
-        return "Not found", error.message if error.url is None else "The space or page was not found."
-    return "Confluence is unreachable", "We could not get an answer from Confluence. Try again in a minute."
