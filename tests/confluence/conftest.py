@@ -60,7 +60,7 @@ def _server() -> Iterator[tuple[str, _Swappable]]:
 
 
 @pytest.fixture
-def site(_server: tuple[str, _Swappable]) -> FakeConfluence:
+def fake_site(_server: tuple[str, _Swappable]) -> FakeConfluence:
     url, app = _server
     fake = make_fake()
     fake.site_url = url
@@ -69,13 +69,13 @@ def site(_server: tuple[str, _Swappable]) -> FakeConfluence:
 
 
 @pytest.fixture
-def creds(site: FakeConfluence) -> Credentials:
-    return Credentials("tenant-1", site.base_url, SECRET, OAUTH_CLIENT_ID)
+def creds(fake_site: FakeConfluence) -> Credentials:
+    return Credentials("tenant-1", fake_site.base_url, SECRET, OAUTH_CLIENT_ID)
 
 
 @pytest.fixture
-def settings(site: FakeConfluence) -> ClientSettings:
-    return ClientSettings(app_key=APP_KEY, oauth_url=site.site_url, timeout=5.0, max_retry_after=1.0)
+def settings(fake_site: FakeConfluence) -> ClientSettings:
+    return ClientSettings(app_key=APP_KEY, oauth_url=fake_site.site_url, timeout=5.0, max_retry_after=1.0)
 
 
 @pytest.fixture

@@ -58,17 +58,17 @@ def test_a_user_client_gets_a_token_and_uses_it(
     creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
     client = as_user(made, creds, settings, cache, scopes=("write read",))
     assert [page["id"] for page in client.iter_space_pages(1)][:2] == ["1000", "1002"]
-    assert site.auth_failures == []
-    (token_request,) = site.token_requests
+    assert fake_site.auth_failures == []
+    (token_request,) = fake_site.token_requests
     claims = token_request["claims"]
     assert claims["iss"] == "urn:atlassian:connect:clientid:oauth-client-1"
     assert claims["sub"] == "urn:atlassian:connect:useraccountid:user-1"
-    assert claims["tnt"] == site.base_url and claims["tnt"].endswith("/wiki")
-    assert claims["aud"] == site.site_url
+    assert claims["tnt"] == fake_site.base_url and claims["tnt"].endswith("/wiki")
+    assert claims["aud"] == fake_site.site_url
     assert 0 < claims["exp"] - claims["iat"] <= 60
     assert token_request["scope"] == "READ WRITE"
 
@@ -78,15 +78,15 @@ def test_one_token_serves_many_calls_and_clients(
     creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
     for _ in range(3):
         as_user(made, creds, settings, cache, scopes=("READ",)).get_space(1)
     as_user(made, creds, settings, cache, scopes=("read", "READ")).get_space(1)  # same scope set
-    assert len(site.token_requests) == 1
+    assert len(fake_site.token_requests) == 1
     as_user(made, creds, settings, cache, account_id="admin-1").get_space(1)  # another user
     as_user(made, creds, settings, cache, scopes=("READ", "WRITE")).get_space(1)  # other scopes
-    assert len(site.token_requests) == 3
+    assert len(fake_site.token_requests) == 3
 
 
 def test_a_new_token_is_fetched_shortly_before_expiry(
@@ -95,19 +95,19 @@ def test_a_new_token_is_fetched_shortly_before_expiry(
     settings: ClientSettings,
     cache: TokenCache,
     clock: Clock,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
-    site.token_expires_in = 900
+    fake_site.token_expires_in = 900
     client = as_user(made, creds, settings, cache)
     client.get_space(1)
     clock.now += 860  # renewal is due 30 s before expiry, at +870
     client.get_space(1)
-    assert len(site.token_requests) == 1
+    assert len(fake_site.token_requests) == 1
     clock.now += 11
     client.get_space(1)
     client.get_space(1)
-    assert len(site.token_requests) == 2
-    assert site.auth_failures == []
+    assert len(fake_site.token_requests) == 2
+    assert fake_site.auth_failures == []
 
 
 def test_concurrent_callers_share_one_token_request(
@@ -115,9 +115,9 @@ def test_concurrent_callers_share_one_token_request(
     creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
-    site.token_delay = 0.2
+    fake_site.token_delay = 0.2
     clients = [as_user(made, creds, settings, cache) for _ in range(8)]
     start = threading.Barrier(len(clients))
     keys: list[str] = []
@@ -136,7 +136,7 @@ def test_concurrent_callers_share_one_token_request(
     for thread in threads:
         thread.join(timeout=10)
     assert errors == [] and keys == ["ENG"] * 8
-    assert len(site.token_requests) == 1
+    assert len(fake_site.token_requests) == 1
 
 
 def test_a_refused_grant_is_a_typed_error_without_secrets(
@@ -144,17 +144,17 @@ def test_a_refused_grant_is_a_typed_error_without_secrets(
     creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
     wrong = dataclasses.replace(creds, shared_secret="not-the-right-secret-but-long-enough-000")
     client = as_user(made, wrong, settings, cache)
     with pytest.raises(ConfluenceError) as info:
         client.get_space(1)
     exc = info.value
-    assert (exc.method, exc.status, exc.url) == ("POST", 400, f"{site.site_url}/oauth2/token")
+    assert (exc.method, exc.status, exc.url) == ("POST", 400, f"{fake_site.site_url}/oauth2/token")
     for text in (str(exc), repr(exc), repr(exc.__dict__)):
         assert creds.shared_secret not in text and "eyJ" not in text
-    assert site.arrivals == []  # nothing was sent to Confluence without a token
+    assert fake_site.arrivals == []  # nothing was sent to Confluence without a token
 
 
 def test_tokens_and_secrets_stay_out_of_reprs(
@@ -162,11 +162,11 @@ def test_tokens_and_secrets_stay_out_of_reprs(
     creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
     client = as_user(made, creds, settings, cache)
     client.get_space(1)
-    (token,) = site.issued_tokens
+    (token,) = fake_site.issued_tokens
     for text in (repr(cache), repr(client), repr(client.auth), repr(TokenKey.for_user("t", "u", [], SECRET))):
         assert token not in text and SECRET not in text
 
@@ -192,14 +192,14 @@ def test_a_revoked_token_is_dropped_and_replaced_once(
     creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
     client = as_user(made, creds, settings, cache)
     client.get_space(1)
-    site.issued_tokens.clear()  # Confluence no longer honours the cached token (revoked, rotated)
+    fake_site.issued_tokens.clear()  # Confluence no longer honours the cached token (revoked, rotated)
     assert client.get_space(1)["id"] is not None
-    assert len(site.token_requests) == 2
-    assert len(site.auth_failures) == 1  # the one refused attempt, then the fresh token worked
+    assert len(fake_site.token_requests) == 2
+    assert len(fake_site.auth_failures) == 1  # the one refused attempt, then the fresh token worked
 
 
 def test_a_token_refused_twice_is_an_unauthorized_error(
@@ -207,12 +207,12 @@ def test_a_token_refused_twice_is_an_unauthorized_error(
     creds: Credentials,
     settings: ClientSettings,
     cache: TokenCache,
-    site: FakeConfluence,
+    fake_site: FakeConfluence,
 ) -> None:
     from app.errors import ConfluenceUnauthorizedError
 
     client = as_user(made, creds, settings, cache)
-    site.refuse_all_bearers = True
+    fake_site.refuse_all_bearers = True
     with pytest.raises(ConfluenceUnauthorizedError):
         client.get_space(1)
-    assert len(site.token_requests) == 2  # one retry with a fresh token, not a loop
+    assert len(fake_site.token_requests) == 2  # one retry with a fresh token, not a loop

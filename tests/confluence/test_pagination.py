@@ -16,65 +16,65 @@ from tests.confluence.fake_confluence import FakeConfluence
 
 
 def test_every_page_arrives_exactly_once_with_signed_cursor_urls(
-    client: ConfluenceClient, site: FakeConfluence
+    client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
     ids = [page["id"] for page in client.iter_pages()]
     assert sorted(ids) == sorted(str(1000 + i) for i in range(PAGES))
     assert len(ids) == len(set(ids))
-    assert len(site.arrivals) == math.ceil(PAGES / 250)
-    assert site.auth_failures == []
+    assert len(fake_site.arrivals) == math.ceil(PAGES / 250)
+    assert fake_site.auth_failures == []
 
 
 def test_next_links_are_followed_verbatim_and_never_double_wiki(
-    client: ConfluenceClient, site: FakeConfluence
+    client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
     ids = [page["id"] for page in client.iter_pages(space_ids=["1", "2"], status=["current"])]
     assert len(ids) == PAGES
-    first, *rest = [arrival.raw_uri for arrival in site.arrivals]
+    first, *rest = [arrival.raw_uri for arrival in fake_site.arrivals]
     assert first.startswith("/wiki/api/v2/pages?")
     assert "space-id=1%2C2" in first and "limit=250" in first
     for uri in rest:
         # the server put the cursor first; the client must not move it or add parameters again
         assert uri.startswith("/wiki/api/v2/pages?cursor=")
         assert uri.count("limit=") == 1 and uri.count("space-id=") == 1
-    assert all("/wiki/wiki" not in arrival.raw_uri for arrival in site.arrivals)
-    assert site.auth_failures == []
+    assert all("/wiki/wiki" not in arrival.raw_uri for arrival in fake_site.arrivals)
+    assert fake_site.auth_failures == []
 
 
 def test_body_links_are_used_when_there_is_no_link_header(
-    client: ConfluenceClient, site: FakeConfluence
+    client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
-    site.bodies_only = True
+    fake_site.bodies_only = True
     assert len(list(client.iter_pages())) == PAGES
-    assert len(site.arrivals) == 3
+    assert len(fake_site.arrivals) == 3
 
 
-def test_pagination_is_lazy(client: ConfluenceClient, site: FakeConfluence) -> None:
+def test_pagination_is_lazy(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
     pages = client.iter_pages()
-    assert site.arrivals == []
+    assert fake_site.arrivals == []
     next(pages)
-    assert len(site.arrivals) == 1
+    assert len(fake_site.arrivals) == 1
     for _ in range(249):
         next(pages)
-    assert len(site.arrivals) == 1  # the second page is asked for only when needed
+    assert len(fake_site.arrivals) == 1  # the second page is asked for only when needed
     next(pages)
-    assert len(site.arrivals) == 2
+    assert len(fake_site.arrivals) == 2
     pages.close()
 
 
-def test_the_same_next_link_twice_fails_clearly(client: ConfluenceClient, site: FakeConfluence) -> None:
-    site.repeat_next = True
+def test_the_same_next_link_twice_fails_clearly(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
+    fake_site.repeat_next = True
     with pytest.raises(ConfluenceBadResponseError, match="same next link twice") as info:
         list(client.iter_pages())
     assert info.value.url is not None and "/wiki/api/v2/pages?cursor=" in info.value.url
-    assert len(site.arrivals) == 2
+    assert len(fake_site.arrivals) == 2
 
 
-def test_page_count_is_bounded(client: ConfluenceClient, site: FakeConfluence) -> None:
+def test_page_count_is_bounded(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
     client.max_pages = 2
     with pytest.raises(ConfluenceBadResponseError, match="past 2 pages"):
         list(client.iter_pages())
-    assert len(site.arrivals) == 2
+    assert len(fake_site.arrivals) == 2
 
 
 class _Canned:
@@ -100,7 +100,10 @@ def test_a_next_link_to_another_origin_is_refused() -> None:
     with pytest.raises(ConfluenceBadResponseError, match="another origin"):
         list(
             iter_results(
-                fetch, "https://site.example/wiki/api/v2/pages", None, base_url="https://site.example/wiki"
+                fetch,
+                "https://fake_site.example/wiki/api/v2/pages",
+                None,
+                base_url="https://fake_site.example/wiki",
             )
         )
 
@@ -110,7 +113,10 @@ def test_a_body_without_results_is_refused() -> None:
     with pytest.raises(ConfluenceBadResponseError, match="without results"):
         list(
             iter_results(
-                fetch, "https://site.example/wiki/api/v2/pages", None, base_url="https://site.example/wiki"
+                fetch,
+                "https://fake_site.example/wiki/api/v2/pages",
+                None,
+                base_url="https://fake_site.example/wiki",
             )
         )
 

@@ -31,39 +31,39 @@ QuickClient = Callable[..., ConfluenceClient]
 
 
 def test_429_and_503_are_retried_no_sooner_than_retry_after(
-    client: ConfluenceClient, site: FakeConfluence
+    client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
-    site.script(Fault.rate_limited("0.2"), Fault.unavailable("0.1"))
+    fake_site.script(Fault.rate_limited("0.2"), Fault.unavailable("0.1"))
     ids = [page["id"] for page in client.iter_pages()]
     assert len(ids) == len(set(ids)) == PAGES
-    arrivals = site.arrivals
+    arrivals = fake_site.arrivals
     assert [a.status for a in arrivals[:3]] == [429, 503, 200]
     for earlier, later in itertools.pairwise(arrivals):
         if earlier.retry_after is not None:
             assert later.at - earlier.at >= earlier.retry_after
-    assert site.auth_failures == []  # every retry was signed again, for its own URL
+    assert fake_site.auth_failures == []  # every retry was signed again, for its own URL
 
 
 def test_rate_limits_in_the_middle_of_pagination_lose_and_repeat_nothing(
-    client: ConfluenceClient, site: FakeConfluence
+    client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
     pages = client.iter_pages()
     first = [next(pages) for _ in range(250)]
-    site.script(Fault.rate_limited("0.1"), Fault.dropped(), Fault.unavailable())
+    fake_site.script(Fault.rate_limited("0.1"), Fault.dropped(), Fault.unavailable())
     rest = list(pages)
     ids = [page["id"] for page in first + rest]
     assert sorted(ids) == sorted(str(1000 + i) for i in range(PAGES))
-    assert [a.status for a in site.arrivals] == [200, 429, 500, 503, 200, 200]  # 500: the dropped one
-    assert all("/wiki/wiki" not in a.raw_uri for a in site.arrivals)
-    assert site.auth_failures == []
+    assert [a.status for a in fake_site.arrivals] == [200, 429, 500, 503, 200, 200]  # 500: the dropped one
+    assert all("/wiki/wiki" not in a.raw_uri for a in fake_site.arrivals)
+    assert fake_site.auth_failures == []
 
 
 def test_a_dropped_connection_is_retried_for_get(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    site.script(Fault.dropped(), Fault.dropped())
+    fake_site.script(Fault.dropped(), Fault.dropped())
     assert client_space_key(quick_client()) == "ENG"
-    assert len(site.arrivals) == 3 and len(sleeps) == 2
+    assert len(fake_site.arrivals) == 3 and len(sleeps) == 2
 
 
 def client_space_key(confluence: ConfluenceClient) -> str:
@@ -71,12 +71,12 @@ def client_space_key(confluence: ConfluenceClient) -> str:
 
 
 def test_retries_are_bounded_by_attempts_with_growing_backoff(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    site.script(*[Fault(500)] * 10)
+    fake_site.script(*[Fault(500)] * 10)
     with pytest.raises(ConfluenceServerError) as info:
         quick_client(max_attempts=4).get_space(1)
-    assert len(site.arrivals) == 4
+    assert len(fake_site.arrivals) == 4
     assert len(sleeps) == 3
     assert info.value.status == 500 and info.value.method == "GET"
     # equal-jitter exponential backoff: each wait lies in [step/2, step] for steps 0.5, 1, 2
@@ -85,52 +85,52 @@ def test_retries_are_bounded_by_attempts_with_growing_backoff(
 
 
 def test_retries_are_bounded_by_total_time(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    site.script(*[Fault(502)] * 10)
+    fake_site.script(*[Fault(502)] * 10)
     with pytest.raises(ConfluenceServerError):
         quick_client(max_attempts=10, max_total_seconds=0.4).get_space(1)
     # the first backoff is at least 0.25 s, so at most one retry fits in 0.4 s, and never a second
-    assert len(site.arrivals) <= 2 and len(sleeps) == len(site.arrivals) - 1
+    assert len(fake_site.arrivals) <= 2 and len(sleeps) == len(fake_site.arrivals) - 1
     assert sum(sleeps) <= 0.4
 
 
 def test_a_post_is_never_retried(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    site.script(Fault.unavailable("0.01"))
+    fake_site.script(Fault.unavailable("0.01"))
     with pytest.raises(ConfluenceRateLimitedError):
         quick_client().post("/pages", {"title": "New"})
-    site.script(Fault.dropped())
+    fake_site.script(Fault.dropped())
     with pytest.raises(ConfluenceTransportError):
         quick_client().post("/pages", {"title": "New"})
-    assert [a.method for a in site.arrivals] == ["POST", "POST"]
+    assert [a.method for a in fake_site.arrivals] == ["POST", "POST"]
     assert sleeps == []
 
 
 def test_a_retry_after_longer_than_the_clamp_gives_up_without_sending_early(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    site.script(Fault.rate_limited("120"))
+    fake_site.script(Fault.rate_limited("120"))
     with pytest.raises(ConfluenceRateLimitedError) as info:
         quick_client(max_retry_after=30).get_space(1)
     assert info.value.retry_after == 120
     assert info.value.status == 429
-    assert len(site.arrivals) == 1 and sleeps == []
+    assert len(fake_site.arrivals) == 1 and sleeps == []
 
 
 def test_a_429_within_the_clamp_waits_exactly_what_was_asked(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    site.script(Fault.rate_limited("7"), Fault.rate_limited("3"))
+    fake_site.script(Fault.rate_limited("7"), Fault.rate_limited("3"))
     assert client_space_key(quick_client(max_retry_after=10)) == "ENG"
     assert sleeps == [7.0, 3.0]
 
 
 def test_rate_limited_error_after_the_last_attempt_carries_retry_after(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    site.script(*[Fault.rate_limited("0.5")] * 3)
+    fake_site.script(*[Fault.rate_limited("0.5")] * 3)
     with pytest.raises(ConfluenceRateLimitedError) as info:
         quick_client(max_attempts=3).get_space(1)
     assert info.value.retry_after == 0.5
@@ -148,27 +148,29 @@ def test_rate_limited_error_after_the_last_attempt_carries_retry_after(
     ],
 )
 def test_errors_are_typed_per_status_and_carry_the_request_but_no_credentials(
-    quick_client: QuickClient, site: FakeConfluence, status: int, error: type[ConfluenceError]
+    quick_client: QuickClient, fake_site: FakeConfluence, status: int, error: type[ConfluenceError]
 ) -> None:
-    site.script(Fault(status))
+    fake_site.script(Fault(status))
     with pytest.raises(error) as info:
         quick_client().get("/pages", {"title": "Secret plans"})
     exc = info.value
     assert type(exc) is error
     assert (exc.method, exc.status) == ("GET", status)
-    assert exc.url is not None and exc.url.startswith(site.base_url + "/api/v2/pages?title=Secret")
+    assert exc.url is not None and exc.url.startswith(fake_site.base_url + "/api/v2/pages?title=Secret")
     assert exc.url in str(exc)
     for text in (str(exc), repr(exc), repr(exc.__dict__)):
         assert SECRET not in text and "JWT " not in text and "eyJ" not in text
-    assert len(site.arrivals) == 1  # 4xx and 501 are final
+    assert len(fake_site.arrivals) == 1  # 4xx and 501 are final
 
 
-def test_a_body_that_is_not_json_is_a_bad_response(client: ConfluenceClient, site: FakeConfluence) -> None:
-    site.script(Fault(200, body="<html>maintenance</html>"))
+def test_a_body_that_is_not_json_is_a_bad_response(
+    client: ConfluenceClient, fake_site: FakeConfluence
+) -> None:
+    fake_site.script(Fault(200, body="<html>maintenance</html>"))
     with pytest.raises(ConfluenceBadResponseError) as info:
         client.get_page(1000)
     assert info.value.status == 200 and info.value.method == "GET"
-    assert info.value.url == site.base_url + "/api/v2/pages/1000"
+    assert info.value.url == fake_site.base_url + "/api/v2/pages/1000"
 
 
 def test_connection_refused_is_a_transport_error(sleeps: list[float]) -> None:
@@ -185,9 +187,9 @@ def test_connection_refused_is_a_transport_error(sleeps: list[float]) -> None:
 
 
 def test_events_report_each_attempt(
-    client: ConfluenceClient, site: FakeConfluence, events: list[ClientEvent]
+    client: ConfluenceClient, fake_site: FakeConfluence, events: list[ClientEvent]
 ) -> None:
-    site.script(Fault.rate_limited("0.05"))
+    fake_site.script(Fault.rate_limited("0.05"))
     client.get_space(1)
     assert [(e.status, e.retry, e.rate_limited, e.ok) for e in events] == [
         (429, 0, True, False),
@@ -196,7 +198,7 @@ def test_events_report_each_attempt(
     assert all(e.method == "GET" and e.url.endswith("/wiki/api/v2/spaces/1") for e in events)
 
 
-def test_event_elapsed_is_the_attempts_own_time(site: FakeConfluence, events: list[ClientEvent]) -> None:
+def test_event_elapsed_is_the_attempts_own_time(fake_site: FakeConfluence, events: list[ClientEvent]) -> None:
     """Each event times its own attempt: not the wait before it, not the attempts before it."""
     now = [1000.0]
     answer_times = iter([0.3, 0.1])  # how long each answer "takes" on the injected monotonic clock
@@ -207,7 +209,7 @@ def test_event_elapsed_is_the_attempts_own_time(site: FakeConfluence, events: li
     def answered(response: requests.Response, *args: object, **kwargs: object) -> None:
         now[0] += next(answer_times)
 
-    site.script(Fault.rate_limited("2"))
+    fake_site.script(Fault.rate_limited("2"))
     with requests.Session() as session:
         session.hooks["response"].append(answered)
         transport = Transport(
@@ -219,8 +221,8 @@ def test_event_elapsed_is_the_attempts_own_time(site: FakeConfluence, events: li
             sleep=sleep,
             monotonic=lambda: now[0],
         )
-        auth = ConnectJWTAuth(app_key=APP_KEY, shared_secret=SECRET, base_url=site.base_url)
-        ConfluenceClient(site.base_url, auth, transport).get_space(1)
+        auth = ConnectJWTAuth(app_key=APP_KEY, shared_secret=SECRET, base_url=fake_site.base_url)
+        ConfluenceClient(fake_site.base_url, auth, transport).get_space(1)
     assert [e.status for e in events] == [429, 200]
     assert [e.elapsed for e in events] == [pytest.approx(0.3), pytest.approx(0.1)]
     assert now[0] == pytest.approx(1002.4)  # both answers and the 2 s Retry-After wait
@@ -234,15 +236,15 @@ def test_a_failing_event_hook_does_not_break_the_call(creds: Credentials, settin
         assert confluence.get_space(1)["key"] == "ENG"
 
 
-def test_requests_carry_the_app_user_agent(client: ConfluenceClient, site: FakeConfluence) -> None:
+def test_requests_carry_the_app_user_agent(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
     client.get_space(1)
-    assert site.arrivals[0].user_agent.startswith("confluence-freshness/")
-    assert site.arrivals[0].user_agent.endswith("(+python-requests)")
+    assert fake_site.arrivals[0].user_agent.startswith("confluence-freshness/")
+    assert fake_site.arrivals[0].user_agent.endswith("(+python-requests)")
     assert client.transport.timeout == 5.0
 
 
 def test_process_wide_observers_see_every_attempt_with_its_retry_after(
-    quick_client: QuickClient, site: FakeConfluence, sleeps: list[float]
+    quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
     """What the metrics hook relies on: every client reports to it, with Retry-After's value."""
     from app.confluence import events as client_events
@@ -250,7 +252,7 @@ def test_process_wide_observers_see_every_attempt_with_its_retry_after(
     seen: list[ClientEvent] = []
     client_events.observe_every_client(seen.append)
     try:
-        site.script(Fault.rate_limited("0.5"), Fault(500))
+        fake_site.script(Fault.rate_limited("0.5"), Fault(500))
         assert client_space_key(quick_client()) == "ENG"  # a client built without any on_event hook
     finally:
         client_events._observers.remove(seen.append)
@@ -262,7 +264,9 @@ def test_process_wide_observers_see_every_attempt_with_its_retry_after(
     assert sleeps[0] == 0.5
 
 
-def test_a_failing_process_observer_breaks_nothing(quick_client: QuickClient, site: FakeConfluence) -> None:
+def test_a_failing_process_observer_breaks_nothing(
+    quick_client: QuickClient, fake_site: FakeConfluence
+) -> None:
     from app.confluence import events as client_events
 
     def broken(event: ClientEvent) -> None:

@@ -24,7 +24,7 @@ from app.reports.model import FreshnessReport, ReportScope
 from app.reports.runner import JobSettings, ScanRunner
 from app.reports.service import ReportService
 from app.tenants.credentials import Credentials
-from app.tenants.health import HealthRecorder, TenantHealth
+from app.tenants.health import HealthRecorder
 from app.tenants.models import Tenant
 from tests.kit.database import fresh_database_url
 
@@ -352,33 +352,6 @@ def check_sweep(flask_app: Any, sessions: sessionmaker[Session]) -> None:
         assert ReportCache(session).get("t1", unviewed.cache_key) is None
         assert ScanJobs(session).get("t1", unviewed.cache_key) is None
         assert ReportCache(session).get("t1", viewed.cache_key) is not None
-
-
-def test_concurrent_health_flushes_never_collide(sessions: sessionmaker[Session]) -> None:
-    from app.confluence.events import ClientEvent
-
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
-
-    def flush() -> None:
-        recorder = HealthRecorder("t1")
-        recorder(ClientEvent("GET", "u", 429, 0.1, 0, True, None))
-        try:
-            barrier.wait(timeout=10)
-            with sessions() as session:
-                recorder.flush(session)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=flush) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
-    with sessions() as session:
-        row = session.get(TenantHealth, "t1")
-        assert row is not None and len(json.loads(row.rate_limit_hits)) == 8
 
 
 def test_invalidate_forgets_only_that_tenant(sessions: sessionmaker[Session]) -> None:

@@ -14,7 +14,7 @@ from tests.kit.constants import APP_KEY
 
 
 @pytest.fixture
-def tenant(app: Flask, site: FakeConfluence) -> str:
+def tenant(app: Flask, fake_site: FakeConfluence) -> str:
     with app.app_context():
         session = get_session()
         session.add(
@@ -22,7 +22,7 @@ def tenant(app: Flask, site: FakeConfluence) -> str:
                 client_key="tenant-1",
                 app_key=APP_KEY,
                 shared_secret=SECRET,
-                base_url=site.base_url,
+                base_url=fake_site.base_url,
                 product_type="confluence",
             )
         )
@@ -35,20 +35,20 @@ def run(app: Flask, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_pages_are_written_as_json_lines(app: Flask, tenant: str, site: FakeConfluence) -> None:
+def test_pages_are_written_as_json_lines(app: Flask, tenant: str, fake_site: FakeConfluence) -> None:
     code, out, err = run(app, "--tenant", tenant)
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     assert len(lines) == 600 and len({page["id"] for page in lines}) == 600
     assert err == ""  # no progress output when stderr is not a terminal
-    assert site.auth_failures == []
+    assert fake_site.auth_failures == []
 
 
-def test_space_and_limit_stop_early(app: Flask, tenant: str, site: FakeConfluence) -> None:
+def test_space_and_limit_stop_early(app: Flask, tenant: str, fake_site: FakeConfluence) -> None:
     code, out, err = run(app, "--tenant", tenant, "--space", "ENG", "--limit", "3")
     assert code == 0, err
     assert [json.loads(line)["id"] for line in out.splitlines()] == ["1000", "1002", "1004"]
-    assert [a.raw_uri.split("?")[0] for a in site.arrivals] == [
+    assert [a.raw_uri.split("?")[0] for a in fake_site.arrivals] == [
         "/wiki/api/v2/spaces",
         "/wiki/api/v2/spaces/1/pages",
     ]
@@ -66,8 +66,8 @@ def test_unknown_space_fails_clearly(app: Flask, tenant: str) -> None:
     assert "No space with key 'NOPE'" in err
 
 
-def test_confluence_errors_become_messages(app: Flask, tenant: str, site: FakeConfluence) -> None:
-    site.collections.pop("/pages")
+def test_confluence_errors_become_messages(app: Flask, tenant: str, fake_site: FakeConfluence) -> None:
+    fake_site.collections.pop("/pages")
     code, _, err = run(app, "--tenant", tenant)
     assert code != 0
     assert "Confluence answered 404 to GET" in err and SECRET not in err
