@@ -15,11 +15,13 @@ from flask import Flask
 from app import config as app_config
 from app import db, error_pages, http_headers, proxy, secrets_at_rest
 from app.commands import register_commands
-from app.connect import descriptor, lifecycle
+from app.connect import descriptor, lifecycle, webhooks
 from app.connect.auth import enforce_authentication
 from app.connect.install_keys import InstallKeyCache
 from app.jobs import queue as jobs_queue
+from app.reports import privacy, tenant_events, webhook_tasks
 from app.reports import tasks as report_tasks
+from app.tenants import retention
 from app.views import admin, api, macro, tenant_client
 from app.views.authorization import AdminCache
 
@@ -44,9 +46,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["admin_cache"] = AdminCache()
     jobs_queue.init_app(app)
     report_tasks.init_app(app)
+    webhook_tasks.init_app(app)
+    tenant_events.init_app(app)
+    retention.init_app(app, jobs_queue.get_queue(app))
+    privacy.init_app(app, jobs_queue.get_queue(app))
     tenant_client.init_app(app)
 
-    for blueprint in (descriptor.bp, lifecycle.bp, macro.bp, admin.bp, api.bp):
+    for blueprint in (descriptor.bp, lifecycle.bp, webhooks.bp, macro.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)
     proxy.init_app(app)
     http_headers.init_app(app)
