@@ -1,8 +1,9 @@
 """What the product does when a tenant's lifecycle changes (the framework sends the signals).
 
 * ``tenant_installed``: a site move (``app/tenants/site_moves.py``). If other active tenants share the
-  new tenant's ``baseUrl``, one request signed with the *new* shared secret must succeed at that address
-  before the new tenant takes over their settings and they are marked superseded.
+  new tenant's ``baseUrl``, a job (the site registers an installation only after our callback answered)
+  makes one request signed with the *new* shared secret at that address; only when the site accepts it
+  does the new tenant take over their settings, and they are marked superseded. Tried a few times.
 * ``tenant_uninstalled``: every scan of the tenant stops. Queued jobs are ended (a worker that picks up
   their message finds nothing to claim), and a running scan loses its claim, so its next progress
   write fails and it stops (``app/reports/runner.py``: "taken over; stopping").
@@ -21,6 +22,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from app.confluence.factory import ClientSettings, client_as_app
+from app.jobs.queue import get_queue
 from app.reports.jobs import ScanJob
 from app.signals import tenant_installed, tenant_uninstalled
 from app.tenants.credentials import Credentials
@@ -30,6 +32,8 @@ from app.tenants.store import TenantStore
 log = logging.getLogger(__name__)
 
 STOPPED_MESSAGE: Final = "The app was uninstalled from this site."
+#: Seconds before each check that a new installation answers at the address it claims.
+MOVE_CHECK_DELAYS: Final = (1.0, 5.0, 30.0, 120.0, 600.0)
 
 
 def stop_scans(session: Session, client_key: str, now: datetime) -> int:
@@ -63,21 +67,36 @@ def init_app(app: Flask) -> None:
 
     tenant_uninstalled.connect(on_uninstalled, sender=app, weak=False)
 
-    def on_installed(sender: Any, tenant: Any, **_: Any) -> None:
+    queue = get_queue(app)
+
+    def check_site_move(client_key: str, attempt: int) -> None:
         with sessions() as session:
-            new = TenantStore(session).get_installed(tenant.client_key)
+            new = TenantStore(session).get_installed(client_key)
             old = same_site_tenants(session, new) if new is not None else []
             if new is None or not old:
                 return
             if not answers_at_its_address(app, Credentials.of(new)):
-                log.warning(
-                    "install of %s claims the address of %d active tenant(s), but the site did not accept "
-                    "its secret; no settings carried over",
-                    new.client_key,
-                    len(old),
-                )
+                if attempt + 1 < len(MOVE_CHECK_DELAYS):
+                    move_task.schedule((client_key, attempt + 1), delay=MOVE_CHECK_DELAYS[attempt + 1])
+                else:
+                    log.warning(
+                        "install of %s claims the address of %d active tenant(s), but the site never "
+                        "accepted its secret; no settings carried over",
+                        client_key,
+                        len(old),
+                    )
                 return
             take_over(session, new, old, datetime.fromtimestamp(clock(), UTC))
+
+    move_task: Any = queue.task(name="tenants.site_move")(check_site_move)
+
+    def on_installed(sender: Any, tenant: Any, **_: Any) -> None:
+        with sessions() as session:
+            new = TenantStore(session).get_installed(tenant.client_key)
+            if new is None or not same_site_tenants(session, new):
+                return
+        # The site registers the installation only once our callback has answered: prove it later.
+        move_task.schedule((tenant.client_key, 0), delay=MOVE_CHECK_DELAYS[0])
 
     tenant_installed.connect(on_installed, sender=app, weak=False)
 
