@@ -129,3 +129,35 @@ def test_the_queue_is_a_file_by_default_and_redis_when_a_url_is_set(tmp_path: An
         "SCANS_PER_TENANT": 3,
     }
     assert valid(REDIS_URL="")["REDIS_URL"] is None  # an empty variable means "no Redis"
+
+
+def test_lifecycle_settings_are_read_from_the_environment() -> None:
+    found = from_environment(
+        {
+            "APP_UNINSTALLED_RETENTION_DAYS": "7",
+            "APP_PERSONAL_DATA_URL": "https://api.atlassian.com/app/report-accounts/",
+        }
+    )
+    assert found == {
+        "UNINSTALLED_RETENTION_DAYS": 7,
+        "PERSONAL_DATA_URL": "https://api.atlassian.com/app/report-accounts/",
+    }
+    config = {**DEFAULTS, **found}
+    validate(config)
+    assert DEFAULTS["UNINSTALLED_RETENTION_DAYS"] == 30
+    assert DEFAULTS["PERSONAL_DATA_URL"] == "/app/report-accounts/"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"UNINSTALLED_RETENTION_DAYS": -1}, "APP_UNINSTALLED_RETENTION_DAYS"),
+        ({"UNINSTALLED_RETENTION_DAYS": 4000}, "APP_UNINSTALLED_RETENTION_DAYS"),
+        ({"PERSONAL_DATA_URL": "app/report-accounts/"}, "APP_PERSONAL_DATA_URL"),
+        ({"PERSONAL_DATA_URL": "//evil.example/x"}, "APP_PERSONAL_DATA_URL"),
+        ({"PERSONAL_DATA_URL": "ftp://api.atlassian.com/"}, "APP_PERSONAL_DATA_URL"),
+    ],
+)
+def test_lifecycle_settings_are_checked_at_start_up(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate({**DEFAULTS, **overrides})
