@@ -23,6 +23,7 @@ from app.connect.webhooks import register_handler
 from app.jobs.queue import get_queue
 from app.reports.model import FreshnessReport
 from app.reports.runner import ScanRunner
+from app.reports.service import ReportService
 from app.reports.tasks import worker_client_settings
 from app.reports.webhook_updates import (
     ConfluenceFacts,
@@ -67,8 +68,16 @@ def init_app(app: Flask) -> None:
                 facts=ConfluenceFacts(client),
                 now=now(),
             )
+            service: ReportService = app.extensions["reports"]
+            for scope in done["expired_scopes"] if done is not None else []:
+                service.request_scan(session, client_key, scope)
         log.info(
-            "webhook %s for %s: %s", change.event, client_key, "older or duplicate" if done is None else done
+            "webhook %s for %s: %s",
+            change.event,
+            client_key,
+            "older or duplicate"
+            if done is None
+            else {k: v for k, v in done.items() if k != "expired_scopes"},
         )
 
     apply_task: Any = queue.task(name="reports.webhook")(apply)

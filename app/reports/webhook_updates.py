@@ -24,8 +24,9 @@ if it is staler than the last listed one. For an unlisted page with no earlier c
 state before the change is inferred from the event (an update or trash means it was current,
 a create or restore that it was not); deliveries of one page reordered within a burst can make that
 off by one until the next scan. Whatever cannot be decided (a move of a page with children, a root
-scope when Confluence cannot say where the page sits) leaves the report as it is and expires it, so
-the next view or the warmer rescans it. Every rescan compares its result with the report it replaces
+scope when Confluence cannot say where the page sits) leaves the report as it is, expires it and asks
+for a rescan at once (one scan job per scope, as for a view); the rescan keeps the newer webhook
+changes. Every rescan compares its result with the report it replaces
 (:func:`record_rescan_comparison`): the share that differs is the measure of missed webhooks.
 """
 
@@ -426,9 +427,10 @@ def apply_to_reports(
     facts: ConfluenceFacts,
     now: datetime,
     previous: ContentChange | None,
-) -> dict[str, int]:
-    """Apply ``change`` to every cached report of the tenant; commits. Returns what happened."""
-    done = {"updated": 0, "expired": 0}
+) -> dict[str, Any]:
+    """Apply ``change`` to every cached report of the tenant; commits. Returns what happened (the
+    scopes it could not decide are in ``expired_scopes``: the caller asks for their rescan)."""
+    done: dict[str, Any] = {"updated": 0, "expired": 0, "expired_scopes": []}
     rows = session.execute(
         sa.select(ReportCacheEntry.scope_key).where(ReportCacheEntry.client_key == client_key)
     ).all()
@@ -462,6 +464,7 @@ def apply_to_reports(
             if not applied.certain:
                 result = session.execute(sa.update(ReportCacheEntry).where(*where).values(expires_at=now))
                 done["expired"] += 1
+                done["expired_scopes"].append(report.scope)
             elif applied.report is not None:
                 result = session.execute(
                     sa.update(ReportCacheEntry)
@@ -488,7 +491,7 @@ def handle_change(
     base_url: str,
     facts: ConfluenceFacts,
     now: datetime,
-) -> dict[str, int] | None:
+) -> dict[str, Any] | None:
     """The job: drop an old or duplicate change, else apply it to the reports. None when dropped."""
     newer, previous = _claim_order(session, client_key, change)
     if not newer:
