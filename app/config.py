@@ -48,6 +48,10 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "WARM_AHEAD_SECONDS": 300.0,
     "METRICS_TOKEN": None,
     "LOG_FORMAT": "text",
+    "UNINSTALLED_RETENTION_DAYS": 30,
+    # Atlassian's personal data reporting API: a path is resolved against each tenant's baseUrl (as
+    # every REST call is); an absolute URL is used as is (e.g. https://api.atlassian.com/app/report-accounts/).
+    "PERSONAL_DATA_URL": "/app/report-accounts/",
     # The app sets no cookie (tokens carry the context); should Flask's session ever set one, it is
     # a third-party cookie inside Confluence's iframe: Secure, HttpOnly and SameSite=None.
     "SESSION_COOKIE_SECURE": True,
@@ -85,6 +89,8 @@ _TYPES: Final[Mapping[str, type]] = {
     "WARM_AHEAD_SECONDS": float,
     "METRICS_TOKEN": str,
     "LOG_FORMAT": str,
+    "UNINSTALLED_RETENTION_DAYS": int,
+    "PERSONAL_DATA_URL": str,
 }
 
 _APP_KEY_PATTERN: Final = re.compile(r"^[a-zA-Z0-9\-._]{1,80}$")
@@ -174,6 +180,21 @@ def _validate_jobs(config: MutableMapping[str, Any]) -> None:
     _require_range(config, "SCAN_MAX_ATTEMPTS", 1, 50, "a whole number of attempts", whole=True)
     _require_range(config, "WARM_VIEWED_DAYS", 1, 365, "a whole number of days", whole=True)
     _require_range(config, "WARM_AHEAD_SECONDS", 0, 86400, "a number of seconds")
+    _require_range(config, "UNINSTALLED_RETENTION_DAYS", 0, 3650, "a whole number of days", whole=True)
+    _validate_personal_data_url(config)
+
+
+def _validate_personal_data_url(config: Mapping[str, Any]) -> None:
+    value = config.get("PERSONAL_DATA_URL")
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "?" not in value:
+        return
+    try:
+        _require_http_url(config, "PERSONAL_DATA_URL")
+    except ConfigError:
+        raise ConfigError(
+            f"APP_PERSONAL_DATA_URL must be a path such as /app/report-accounts/ or an http(s) URL, "
+            f"got {value!r}"
+        ) from None
 
 
 def _validate_observability(config: MutableMapping[str, Any]) -> None:

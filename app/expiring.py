@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -48,6 +48,12 @@ class ExpiringCache(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def discard(self, keys: Iterable[K]) -> None:
+        """Forget these keys (absent ones are ignored)."""
+        with self._lock:
+            for key in keys:
+                self._entries.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._entries)

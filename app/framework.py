@@ -29,10 +29,11 @@ from flask import Blueprint, Flask, current_app
 
 from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest
 from app.commands import register_commands
-from app.connect import descriptor, lifecycle
+from app.connect import descriptor, lifecycle, webhooks
 from app.connect.auth import enforce_authentication
 from app.connect.install_keys import InstallKeyCache
 from app.jobs import queue as jobs_queue
+from app.tenants import retention
 from app.tenants.store import StoreFactory, TenantStore
 
 Setup = Callable[[Flask], None]
@@ -72,9 +73,10 @@ class Connect:
         )
         descriptor.init_app(app, self.descriptor_template)
         jobs_queue.init_app(app)
+        retention.init_app(app, jobs_queue.get_queue(app))
         if setup is not None:
             setup(app)
-        for blueprint in (descriptor.bp, lifecycle.bp, *blueprints):
+        for blueprint in (descriptor.bp, lifecycle.bp, webhooks.bp, *blueprints):
             app.register_blueprint(blueprint)
         proxy.init_app(app)
         http_headers.init_app(app)

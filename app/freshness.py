@@ -10,6 +10,8 @@ from typing import Final
 
 from flask import Flask
 
+from app.jobs.queue import get_queue
+from app.reports import privacy, tenant_events, webhook_tasks
 from app.reports import tasks as report_tasks
 from app.reports.jobs import job_figures
 from app.views import admin, api, macro, tenant_client
@@ -21,8 +23,12 @@ BLUEPRINTS: Final = (macro.bp, admin.bp, api.bp)
 
 
 def init_app(app: Flask) -> None:
-    """Register the scan jobs and the sweep on the app's queue, and the views' caches."""
+    """Register the product's jobs (scans, the sweep, webhook updates, personal data reporting), its
+    reactions to lifecycle events, and the views' caches."""
     report_tasks.init_app(app)
+    webhook_tasks.init_app(app)
+    tenant_events.init_app(app)
+    privacy.init_app(app, get_queue(app))
     tenant_client.init_app(app)
     app.extensions["admin_cache"] = AdminCache()
     app.extensions.setdefault("metrics_figures", []).append(job_figures)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import app.reports.cache
 import app.reports.jobs
+import app.reports.privacy
 import app.reports.settings
+import app.reports.webhook_updates
 import app.tenants.health
 import app.tenants.models
 from app.db import Base
@@ -16,6 +18,8 @@ metadata = Base.metadata
 _MODEL_MODULES = (
     app.reports.cache,
     app.reports.jobs,
+    app.reports.privacy,
+    app.reports.webhook_updates,
     app.tenants.health,
     app.tenants.models,
     app.reports.settings,

@@ -143,3 +143,35 @@ def test_observability_settings_are_checked_at_start_up() -> None:
         assert bad not in str(info.value)  # the message never repeats a credential
     with pytest.raises(ConfigError, match="APP_LOG_FORMAT must be one of text, json"):
         valid(LOG_FORMAT="xml")
+
+
+def test_lifecycle_settings_are_read_from_the_environment() -> None:
+    found = from_environment(
+        {
+            "APP_UNINSTALLED_RETENTION_DAYS": "7",
+            "APP_PERSONAL_DATA_URL": "https://api.atlassian.com/app/report-accounts/",
+        }
+    )
+    assert found == {
+        "UNINSTALLED_RETENTION_DAYS": 7,
+        "PERSONAL_DATA_URL": "https://api.atlassian.com/app/report-accounts/",
+    }
+    config = {**DEFAULTS, **found}
+    validate(config)
+    assert DEFAULTS["UNINSTALLED_RETENTION_DAYS"] == 30
+    assert DEFAULTS["PERSONAL_DATA_URL"] == "/app/report-accounts/"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"UNINSTALLED_RETENTION_DAYS": -1}, "APP_UNINSTALLED_RETENTION_DAYS"),
+        ({"UNINSTALLED_RETENTION_DAYS": 4000}, "APP_UNINSTALLED_RETENTION_DAYS"),
+        ({"PERSONAL_DATA_URL": "app/report-accounts/"}, "APP_PERSONAL_DATA_URL"),
+        ({"PERSONAL_DATA_URL": "//evil.example/x"}, "APP_PERSONAL_DATA_URL"),
+        ({"PERSONAL_DATA_URL": "ftp://api.atlassian.com/"}, "APP_PERSONAL_DATA_URL"),
+    ],
+)
+def test_lifecycle_settings_are_checked_at_start_up(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate({**DEFAULTS, **overrides})

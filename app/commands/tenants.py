@@ -1,4 +1,4 @@
-"""``flask tenants list|seal-secrets|tag``: the installed sites (never their secrets)."""
+"""``flask tenants list | seal-secrets | tag | purge``: the installed sites (never their secrets)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from app.connect.stores import tenant_store
 from app.db import get_session
 from app.secrets_at_rest import current_box
+from app.tenants.retention import purge_tenant
 
 tenants_cli = AppGroup("tenants", help="Inspect tenants (installed Confluence sites).")
 
@@ -25,6 +26,8 @@ def list_command(include_all: bool, as_json: bool) -> None:
         state = ("installed" if tenant.installed else "uninstalled") + (
             "" if tenant.enabled or not tenant.installed else ", disabled"
         )
+        if tenant.superseded_by:
+            state = f"superseded by {tenant.superseded_by}"
         if as_json:
             click.echo(
                 json.dumps(
@@ -65,3 +68,22 @@ def tag_command(client_key: str) -> None:
     from app.observability.logs import tenant_tag
 
     click.echo(tenant_tag(client_key))
+
+
+@tenants_cli.command("purge")
+@click.argument("client_key")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def purge_command(client_key: str, yes: bool) -> None:
+    """Delete a tenant now: every row that refers to it, then the tenant and its secret."""
+    session = get_session()
+    tenant = tenant_store().get(client_key)
+    if tenant is None:
+        raise click.ClickException(f"No tenant {client_key!r}.")
+    if not yes:
+        state = "INSTALLED" if tenant.installed else "uninstalled"
+        click.confirm(
+            f"Delete every stored row of {client_key} ({tenant.base_url}, {state})? This cannot be undone",
+            abort=True,
+        )
+    deleted = purge_tenant(session, client_key)
+    click.echo(f"Purged {client_key}: {sum(deleted.values())} row(s) in {len(deleted)} table(s).")

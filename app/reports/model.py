@@ -60,6 +60,14 @@ class FreshnessReport:
     stale: int
     items: list[ReportItem] = field(default_factory=list)
     space_name: str | None = None
+    #: The scan's reference time, what "stale" is counted from. ``computed_at`` is the report's version
+    #: (it moves on with every webhook update); this stays the scan's. None: the same as ``computed_at``.
+    scanned_at: datetime | None = None
+
+    @property
+    def reference_time(self) -> datetime:
+        """What the ``stale`` count is measured from."""
+        return self.scanned_at or self.computed_at
 
     @property
     def fresh(self) -> int:
@@ -82,6 +90,7 @@ class FreshnessReport:
             "stale": self.stale,
             "space_name": self.space_name,
             "items": [item.to_json() for item in self.items],
+            **({"scanned_at": self.scanned_at.isoformat()} if self.scanned_at is not None else {}),
         }
 
     @classmethod
@@ -93,4 +102,5 @@ class FreshnessReport:
             stale=data["stale"],
             space_name=data.get("space_name"),
             items=[ReportItem.from_json(item) for item in data["items"]],
+            scanned_at=datetime.fromisoformat(data["scanned_at"]) if data.get("scanned_at") else None,
         )

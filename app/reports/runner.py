@@ -115,6 +115,9 @@ class ScanRunner:
         self._schedule = schedule
         self.settings = settings
         self._monotonic = monotonic
+        #: Called with the session, the tenant and a finished scan's report before it is stored; returns
+        #: the report to store (``app/reports/webhook_tasks.py`` re-applies newer webhook changes).
+        self.reconcile: Callable[[Session, str, FreshnessReport], FreshnessReport] | None = None
 
     def run(self, client_key: str, scope_key: str) -> Outcome:
         """Claim and run the job (tenant, scope) if it is due; say what happened (and count it)."""
@@ -232,6 +235,8 @@ class ScanRunner:
     ) -> Outcome:
         with self._sessions() as session:
             now = self._clock()
+            if self.reconcile is not None:
+                report = self.reconcile(session, client_key, report)
             ReportCache(session).put(client_key, report, now=now, ttl=ttl)
             ScanJobs(session).finish(client_key, scope_key, owner=owner, now=now)
             session.commit()

@@ -70,6 +70,15 @@ class ReportService:
                 log.exception("could not send scan job %s for %s", scope.cache_key, tenant_tag(client_key))
         return ReportView(cached, job)
 
+    def request_scan(self, session: Session, client_key: str, scope: ReportScope) -> bool:
+        """Ask for a scan of ``scope`` now (a webhook could not be applied); True if this call queued it."""
+        cached = ReportCache(session).get(client_key, scope.cache_key)
+        total = cached.report.scanned if cached is not None else None
+        queued, _ = ScanJobs(session).request(client_key, scope, now=self._clock(), total_hint=total)
+        if queued:
+            self._send(client_key, scope.cache_key)
+        return queued
+
     def cached(self, session: Session, client_key: str, scope: ReportScope) -> CachedReport | None:
         """The cached report, fresh or not, without asking for a scan ("Show more")."""
         return ReportCache(session).get(client_key, scope.cache_key)

@@ -30,6 +30,8 @@ VIEW_TTL_SECONDS: Final = 60.0
 #: How long a display name is reused (Atlassian's personal-data guidance: refresh, do not hoard).
 NAMES_TTL_SECONDS: Final = 3600.0
 FORMER_USER: Final = "Former user"
+#: What a report stores as the editor once that account is closed (no account id is kept for it).
+ERASED_ACCOUNT: Final = "former-user"
 
 #: Given up to 250 ids, return those the viewer may read (raises on any failure).
 ReadableIds = Callable[[list[str]], set[str]]
@@ -98,6 +100,10 @@ class Visibility:
                 return VisibleSlice(seen[offset : offset + limit], True)
         return VisibleSlice(seen[offset : offset + limit], False)
 
+    def forget_names(self, client_key: str, account_ids: Sequence[str]) -> None:
+        """Drop cached names (the personal data API said these accounts were closed or updated)."""
+        self._names.discard((client_key, account_id) for account_id in account_ids)
+
     def names(self, client_key: str, account_ids: Sequence[str | None], fetch: FetchNames) -> dict[str, str]:
         """Display names for the given editors: cached, else one bulk call; unknown → "Former user".
 
@@ -108,6 +114,9 @@ class Visibility:
         found: dict[str, str] = {}
         missing = []
         for account_id in wanted:
+            if account_id == ERASED_ACCOUNT:
+                found[account_id] = FORMER_USER
+                continue
             name = self._names.get((client_key, account_id))
             if name is None:
                 missing.append(account_id)

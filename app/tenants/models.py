@@ -41,6 +41,8 @@ class Tenant(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     installed_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    #: Set when a site move (same ``baseUrl``, new ``clientKey``) replaced this tenant: the new key.
+    superseded_by: Mapped[str | None] = mapped_column(sa.String(255))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
     @property

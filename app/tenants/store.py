@@ -79,6 +79,7 @@ class TenantStore:
         tenant.installed = True
         tenant.enabled = True
         tenant.uninstalled_at = None
+        tenant.superseded_by = None
         tenant.updated_at = now
         self._session.commit()
         return tenant
