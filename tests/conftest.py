@@ -17,16 +17,16 @@ from app import create_app
 from app.db import get_engine
 from app.reports.cache import _decoded as decoded_reports
 from tests.kit.atlassian import Atlassian, Site, running_atlassian
-from tests.kit.confluence import FakeConfluence
-from tests.kit.constants import APP_BASE_URL, APP_KEY
-from tests.kit.database import create_schema, fresh_database_url
-from tests.kit.e2e import (
+from tests.kit.browser import (
     BROWSER_TIMEOUT,
     CHROMIUM,
     CHROMIUM_ARGS,
     screenshot,
     skip_or_fail_without_browser,
 )
+from tests.kit.confluence import FakeConfluence
+from tests.kit.constants import APP_BASE_URL, APP_KEY
+from tests.kit.database import create_schema, fresh_database_url
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

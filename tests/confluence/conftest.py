@@ -84,7 +84,7 @@ def events() -> list[ClientEvent]:
 
 
 @pytest.fixture
-def client(
+def confluence_client(
     creds: Credentials, settings: ClientSettings, events: list[ClientEvent]
 ) -> Iterator[ConfluenceClient]:
     with client_as_app(creds, settings, on_event=events.append) as confluence:

@@ -1,4 +1,4 @@
-"""A small fake Confluence Cloud for the client's tests: strict about auth, scriptable about faults.
+"""A small fake Confluence Cloud for the REST client's tests: strict about auth, scriptable about faults.
 
 * Every request to ``/wiki/...`` must carry a valid credential: a Connect JWT checked with PyJWT
   (HS256, ``iss`` = app key, ``exp``, lifetime <= 180 s) and a qsh checked with Atlassian's own
@@ -29,7 +29,7 @@ from flask import Flask, Response, request
 from tests.kit.constants import APP_KEY
 
 SECRET = "fake-tenant-shared-secret-0123456789abcdef"
-OAUTH_CLIENT_ID = "oauth-client-1"
+OAUTH_CLIENT_ID = "oauth-confluence_client-1"
 
 
 @dataclass(frozen=True)

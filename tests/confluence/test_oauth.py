@@ -37,8 +37,8 @@ def cache(clock: Clock) -> TokenCache:
 def made() -> Iterator[list[ConfluenceClient]]:
     clients: list[ConfluenceClient] = []
     yield clients
-    for client in clients:
-        client.close()
+    for confluence_client in clients:
+        confluence_client.close()
 
 
 def as_user(
@@ -60,12 +60,12 @@ def test_a_user_client_gets_a_token_and_uses_it(
     cache: TokenCache,
     fake_site: FakeConfluence,
 ) -> None:
-    client = as_user(made, creds, settings, cache, scopes=("write read",))
-    assert [page["id"] for page in client.iter_space_pages(1)][:2] == ["1000", "1002"]
+    confluence_client = as_user(made, creds, settings, cache, scopes=("write read",))
+    assert [page["id"] for page in confluence_client.iter_space_pages(1)][:2] == ["1000", "1002"]
     assert fake_site.auth_failures == []
     (token_request,) = fake_site.token_requests
     claims = token_request["claims"]
-    assert claims["iss"] == "urn:atlassian:connect:clientid:oauth-client-1"
+    assert claims["iss"] == "urn:atlassian:connect:clientid:oauth-confluence_client-1"
     assert claims["sub"] == "urn:atlassian:connect:useraccountid:user-1"
     assert claims["tnt"] == fake_site.base_url and claims["tnt"].endswith("/wiki")
     assert claims["aud"] == fake_site.site_url
@@ -98,14 +98,14 @@ def test_a_new_token_is_fetched_shortly_before_expiry(
     fake_site: FakeConfluence,
 ) -> None:
     fake_site.token_expires_in = 900
-    client = as_user(made, creds, settings, cache)
-    client.get_space(1)
+    confluence_client = as_user(made, creds, settings, cache)
+    confluence_client.get_space(1)
     clock.now += 860  # renewal is due 30 s before expiry, at +870
-    client.get_space(1)
+    confluence_client.get_space(1)
     assert len(fake_site.token_requests) == 1
     clock.now += 11
-    client.get_space(1)
-    client.get_space(1)
+    confluence_client.get_space(1)
+    confluence_client.get_space(1)
     assert len(fake_site.token_requests) == 2
     assert fake_site.auth_failures == []
 
@@ -123,14 +123,14 @@ def test_concurrent_callers_share_one_token_request(
     keys: list[str] = []
     errors: list[BaseException] = []
 
-    def work(client: ConfluenceClient) -> None:
+    def work(confluence_client: ConfluenceClient) -> None:
         start.wait()
         try:
-            keys.append(client.get_space(1)["key"])
+            keys.append(confluence_client.get_space(1)["key"])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(client,)) for client in clients]
+    threads = [threading.Thread(target=work, args=(confluence_client,)) for confluence_client in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -147,9 +147,9 @@ def test_a_refused_grant_is_a_typed_error_without_secrets(
     fake_site: FakeConfluence,
 ) -> None:
     wrong = dataclasses.replace(creds, shared_secret="not-the-right-secret-but-long-enough-000")
-    client = as_user(made, wrong, settings, cache)
+    confluence_client = as_user(made, wrong, settings, cache)
     with pytest.raises(ConfluenceError) as info:
-        client.get_space(1)
+        confluence_client.get_space(1)
     exc = info.value
     assert (exc.method, exc.status, exc.url) == ("POST", 400, f"{fake_site.site_url}/oauth2/token")
     for text in (str(exc), repr(exc), repr(exc.__dict__)):
@@ -164,10 +164,15 @@ def test_tokens_and_secrets_stay_out_of_reprs(
     cache: TokenCache,
     fake_site: FakeConfluence,
 ) -> None:
-    client = as_user(made, creds, settings, cache)
-    client.get_space(1)
+    confluence_client = as_user(made, creds, settings, cache)
+    confluence_client.get_space(1)
     (token,) = fake_site.issued_tokens
-    for text in (repr(cache), repr(client), repr(client.auth), repr(TokenKey.for_user("t", "u", [], SECRET))):
+    for text in (
+        repr(cache),
+        repr(confluence_client),
+        repr(confluence_client.auth),
+        repr(TokenKey.for_user("t", "u", [], SECRET)),
+    ):
         assert token not in text and SECRET not in text
 
 
@@ -194,10 +199,10 @@ def test_a_revoked_token_is_dropped_and_replaced_once(
     cache: TokenCache,
     fake_site: FakeConfluence,
 ) -> None:
-    client = as_user(made, creds, settings, cache)
-    client.get_space(1)
+    confluence_client = as_user(made, creds, settings, cache)
+    confluence_client.get_space(1)
     fake_site.issued_tokens.clear()  # Confluence no longer honours the cached token (revoked, rotated)
-    assert client.get_space(1)["id"] is not None
+    assert confluence_client.get_space(1)["id"] is not None
     assert len(fake_site.token_requests) == 2
     assert len(fake_site.auth_failures) == 1  # the one refused attempt, then the fresh token worked
 
@@ -211,8 +216,8 @@ def test_a_token_refused_twice_is_an_unauthorized_error(
 ) -> None:
     from app.errors import ConfluenceUnauthorizedError
 
-    client = as_user(made, creds, settings, cache)
+    confluence_client = as_user(made, creds, settings, cache)
     fake_site.refuse_all_bearers = True
     with pytest.raises(ConfluenceUnauthorizedError):
-        client.get_space(1)
+        confluence_client.get_space(1)
     assert len(fake_site.token_requests) == 2  # one retry with a fresh token, not a loop

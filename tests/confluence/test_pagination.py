@@ -16,9 +16,9 @@ from tests.confluence.fake_confluence import FakeConfluence
 
 
 def test_every_page_arrives_exactly_once_with_signed_cursor_urls(
-    client: ConfluenceClient, fake_site: FakeConfluence
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
-    ids = [page["id"] for page in client.iter_pages()]
+    ids = [page["id"] for page in confluence_client.iter_pages()]
     assert sorted(ids) == sorted(str(1000 + i) for i in range(PAGES))
     assert len(ids) == len(set(ids))
     assert len(fake_site.arrivals) == math.ceil(PAGES / 250)
@@ -26,9 +26,9 @@ def test_every_page_arrives_exactly_once_with_signed_cursor_urls(
 
 
 def test_next_links_are_followed_verbatim_and_never_double_wiki(
-    client: ConfluenceClient, fake_site: FakeConfluence
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
-    ids = [page["id"] for page in client.iter_pages(space_ids=["1", "2"], status=["current"])]
+    ids = [page["id"] for page in confluence_client.iter_pages(space_ids=["1", "2"], status=["current"])]
     assert len(ids) == PAGES
     first, *rest = [arrival.raw_uri for arrival in fake_site.arrivals]
     assert first.startswith("/wiki/api/v2/pages?")
@@ -42,15 +42,15 @@ def test_next_links_are_followed_verbatim_and_never_double_wiki(
 
 
 def test_body_links_are_used_when_there_is_no_link_header(
-    client: ConfluenceClient, fake_site: FakeConfluence
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
     fake_site.bodies_only = True
-    assert len(list(client.iter_pages())) == PAGES
+    assert len(list(confluence_client.iter_pages())) == PAGES
     assert len(fake_site.arrivals) == 3
 
 
-def test_pagination_is_lazy(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
-    pages = client.iter_pages()
+def test_pagination_is_lazy(confluence_client: ConfluenceClient, fake_site: FakeConfluence) -> None:
+    pages = confluence_client.iter_pages()
     assert fake_site.arrivals == []
     next(pages)
     assert len(fake_site.arrivals) == 1
@@ -62,18 +62,20 @@ def test_pagination_is_lazy(client: ConfluenceClient, fake_site: FakeConfluence)
     pages.close()
 
 
-def test_the_same_next_link_twice_fails_clearly(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
+def test_the_same_next_link_twice_fails_clearly(
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
+) -> None:
     fake_site.repeat_next = True
     with pytest.raises(ConfluenceBadResponseError, match="same next link twice") as info:
-        list(client.iter_pages())
+        list(confluence_client.iter_pages())
     assert info.value.url is not None and "/wiki/api/v2/pages?cursor=" in info.value.url
     assert len(fake_site.arrivals) == 2
 
 
-def test_page_count_is_bounded(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
-    client.max_pages = 2
+def test_page_count_is_bounded(confluence_client: ConfluenceClient, fake_site: FakeConfluence) -> None:
+    confluence_client.max_pages = 2
     with pytest.raises(ConfluenceBadResponseError, match="past 2 pages"):
-        list(client.iter_pages())
+        list(confluence_client.iter_pages())
     assert len(fake_site.arrivals) == 2
 
 

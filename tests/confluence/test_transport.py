@@ -31,10 +31,10 @@ QuickClient = Callable[..., ConfluenceClient]
 
 
 def test_429_and_503_are_retried_no_sooner_than_retry_after(
-    client: ConfluenceClient, fake_site: FakeConfluence
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
     fake_site.script(Fault.rate_limited("0.2"), Fault.unavailable("0.1"))
-    ids = [page["id"] for page in client.iter_pages()]
+    ids = [page["id"] for page in confluence_client.iter_pages()]
     assert len(ids) == len(set(ids)) == PAGES
     arrivals = fake_site.arrivals
     assert [a.status for a in arrivals[:3]] == [429, 503, 200]
@@ -45,9 +45,9 @@ def test_429_and_503_are_retried_no_sooner_than_retry_after(
 
 
 def test_rate_limits_in_the_middle_of_pagination_lose_and_repeat_nothing(
-    client: ConfluenceClient, fake_site: FakeConfluence
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
-    pages = client.iter_pages()
+    pages = confluence_client.iter_pages()
     first = [next(pages) for _ in range(250)]
     fake_site.script(Fault.rate_limited("0.1"), Fault.dropped(), Fault.unavailable())
     rest = list(pages)
@@ -164,11 +164,11 @@ def test_errors_are_typed_per_status_and_carry_the_request_but_no_credentials(
 
 
 def test_a_body_that_is_not_json_is_a_bad_response(
-    client: ConfluenceClient, fake_site: FakeConfluence
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
 ) -> None:
     fake_site.script(Fault(200, body="<html>maintenance</html>"))
     with pytest.raises(ConfluenceBadResponseError) as info:
-        client.get_page(1000)
+        confluence_client.get_page(1000)
     assert info.value.status == 200 and info.value.method == "GET"
     assert info.value.url == fake_site.base_url + "/api/v2/pages/1000"
 
@@ -187,10 +187,10 @@ def test_connection_refused_is_a_transport_error(sleeps: list[float]) -> None:
 
 
 def test_events_report_each_attempt(
-    client: ConfluenceClient, fake_site: FakeConfluence, events: list[ClientEvent]
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence, events: list[ClientEvent]
 ) -> None:
     fake_site.script(Fault.rate_limited("0.05"))
-    client.get_space(1)
+    confluence_client.get_space(1)
     assert [(e.status, e.retry, e.rate_limited, e.ok) for e in events] == [
         (429, 0, True, False),
         (200, 1, False, True),
@@ -236,17 +236,19 @@ def test_a_failing_event_hook_does_not_break_the_call(creds: Credentials, settin
         assert confluence.get_space(1)["key"] == "ENG"
 
 
-def test_requests_carry_the_app_user_agent(client: ConfluenceClient, fake_site: FakeConfluence) -> None:
-    client.get_space(1)
+def test_requests_carry_the_app_user_agent(
+    confluence_client: ConfluenceClient, fake_site: FakeConfluence
+) -> None:
+    confluence_client.get_space(1)
     assert fake_site.arrivals[0].user_agent.startswith("confluence-freshness/")
     assert fake_site.arrivals[0].user_agent.endswith("(+python-requests)")
-    assert client.transport.timeout == 5.0
+    assert confluence_client.transport.timeout == 5.0
 
 
 def test_process_wide_observers_see_every_attempt_with_its_retry_after(
     quick_client: QuickClient, fake_site: FakeConfluence, sleeps: list[float]
 ) -> None:
-    """What the metrics hook relies on: every client reports to it, with Retry-After's value."""
+    """What the metrics hook relies on: every confluence_client reports to it, with Retry-After's value."""
     from app.confluence import events as client_events
 
     seen: list[ClientEvent] = []

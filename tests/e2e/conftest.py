@@ -1,6 +1,6 @@
 """Fixtures for end-to-end tests: live emulators, the live app and the real install.
 
-The helpers live in ``tests/kit/e2e.py``; these fixtures only give them pytest lifetimes. Chromium
+The helpers live in ``tests/kit/live_sites.py``; these fixtures only give them pytest lifetimes. Chromium
 (``browser``, ``page``) comes from ``tests/conftest.py``.
 """
 
@@ -14,13 +14,7 @@ from typing import Any
 import pytest
 
 from tests.kit.database import fresh_database_url
-from tests.kit.e2e import (
-    RunningApp,
-    RunningEmulator,
-    install_app,
-    running_app,
-    running_emulator,
-)
+from tests.kit.live_sites import RunningApp, RunningEmulator, install_app, running_app, running_emulator
 
 StartEmulator = Callable[..., RunningEmulator]
 StartApp = Callable[..., RunningApp]

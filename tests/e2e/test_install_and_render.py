@@ -6,16 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.kit.e2e import (
-    ADMIN_MODULE,
-    APP_KEY,
-    MACRO_MODULE,
-    RunningApp,
-    RunningEmulator,
-    open_module,
-    screenshot,
-    wait_for_resize,
-)
+from tests.kit.browser import open_module, screenshot, wait_for_resize
+from tests.kit.live_sites import ADMIN_MODULE, APP_KEY, MACRO_MODULE, RunningApp, RunningEmulator
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -12,7 +12,7 @@ from app.reports.privacy import BATCH, PersonalDataCycle, report_accounts
 from app.reports.settings import ReportSettings, save_settings
 from tests.e2e.test_two_sites import get_macro, host_token
 from tests.kit.confluence import USER_ACCOUNT
-from tests.kit.e2e import HTTP_TIMEOUT, RunningApp, RunningEmulator
+from tests.kit.live_sites import HTTP_TIMEOUT, RunningApp, RunningEmulator
 from tests.kit.store import dump_database
 
 

@@ -15,16 +15,8 @@ import pytest
 import requests
 
 from emulator.site import ADMIN_ACCOUNT_ID, USER_ACCOUNT_ID
-from tests.kit.e2e import (
-    ADMIN_MODULE,
-    HTTP_TIMEOUT,
-    MACRO_MODULE,
-    ModuleFrame,
-    RunningApp,
-    RunningEmulator,
-    open_module,
-    screenshot,
-)
+from tests.kit.browser import ModuleFrame, open_module, screenshot
+from tests.kit.live_sites import ADMIN_MODULE, HTTP_TIMEOUT, MACRO_MODULE, RunningApp, RunningEmulator
 
 if TYPE_CHECKING:
     from playwright.sync_api import Frame, Page

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from emulator.site import Content
-from tests.kit.e2e import MACRO_MODULE, RunningEmulator, open_module, screenshot
+from tests.kit.browser import open_module, screenshot
+from tests.kit.live_sites import MACRO_MODULE, RunningEmulator
 
 if TYPE_CHECKING:
     from playwright.sync_api import Frame, Page

@@ -12,16 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.kit.e2e import (
-    BROWSER_TIMEOUT,
-    MACRO_MODULE,
-    RunningEmulator,
-    artifact_path,
-    install_app,
-    open_module,
-    screenshot,
-    wait_for_report,
-)
+from tests.kit.browser import BROWSER_TIMEOUT, artifact_path, open_module, screenshot, wait_for_report
+from tests.kit.live_sites import MACRO_MODULE, RunningEmulator, install_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page

@@ -9,7 +9,7 @@ import requests
 
 from app.reports.settings import ReportSettings, load_settings, save_settings
 from tests.e2e.conftest import StartApp
-from tests.kit.e2e import HTTP_TIMEOUT, RunningApp, RunningEmulator, install_app
+from tests.kit.live_sites import HTTP_TIMEOUT, RunningApp, RunningEmulator, install_app
 
 
 def save(app: RunningApp, client_key: str, settings: ReportSettings) -> None:

@@ -14,16 +14,14 @@ from atlassian_jwt.url_utils import hash_url
 
 from emulator.site import ADMIN_ACCOUNT_ID
 from tests.e2e.conftest import StartApp, StartEmulator
-from tests.kit.e2e import (
+from tests.kit.browser import html_shows_site, open_module, screenshot
+from tests.kit.live_sites import (
     HTTP_TIMEOUT,
     MACRO_MODULE,
     RunningApp,
     RunningEmulator,
-    html_shows_site,
     install_app,
-    open_module,
     running_install_keys_hub,
-    screenshot,
 )
 
 if TYPE_CHECKING:

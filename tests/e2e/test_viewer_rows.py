@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from emulator.accounts import principal_of
+from tests.kit.browser import open_module, screenshot
 from tests.kit.confluence import USER_ACCOUNT
-from tests.kit.e2e import MACRO_MODULE, RunningEmulator, install_app, open_module, screenshot
+from tests.kit.live_sites import MACRO_MODULE, RunningEmulator, install_app
 
 if TYPE_CHECKING:
     from playwright.sync_api import Frame

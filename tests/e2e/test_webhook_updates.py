@@ -21,7 +21,7 @@ from app.tenants.store import TenantStore
 from tests.e2e.conftest import StartApp, StartEmulator
 from tests.e2e.test_two_sites import get_macro, host_token
 from tests.kit.confluence import is_scan_call
-from tests.kit.e2e import HTTP_TIMEOUT, RunningApp, RunningEmulator, install_app
+from tests.kit.live_sites import HTTP_TIMEOUT, RunningApp, RunningEmulator, install_app
 
 SCOPE = ReportScope(space_key="DOCS")
 SEED = int(os.environ.get("BURST_SEED", "4"))

@@ -18,7 +18,7 @@ from flask import Flask
 from emulator.site import ADMIN_ACCOUNT_ID
 from emulator.state import emulator_state
 from tests.emulator.fake_app import BASE_PATH, make_fake_app
-from tests.kit.e2e import screenshot
+from tests.kit.browser import screenshot
 from tests.kit.live import LiveServer
 
 if TYPE_CHECKING:

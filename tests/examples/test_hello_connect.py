@@ -12,7 +12,7 @@ from flask import Flask
 from app.db import get_engine
 from examples.hello_connect import create_app
 from tests.kit.database import create_schema
-from tests.kit.e2e import HTTP_TIMEOUT, app_config, running_emulator, serve_on_free_port
+from tests.kit.live_sites import HTTP_TIMEOUT, app_config, running_emulator, serve_on_free_port
 
 MODULE = re.compile(r'<iframe class="ap-iframe" src="([^"]+)"[^>]*?data-ap-module-key="page-count"')
 

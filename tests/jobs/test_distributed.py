@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from tests.kit.confluence import is_scan_call
 from tests.kit.database import fresh_database_url
-from tests.kit.e2e import APP_KEY, MACRO_MODULE, RunningEmulator, running_emulator
+from tests.kit.live_sites import APP_KEY, MACRO_MODULE, RunningEmulator, running_emulator
 from tests.kit.processes import BIN, REPO, app_env, flask, free_port, wait_until_up
 from tests.kit.redis_server import running_redis
 

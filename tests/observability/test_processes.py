@@ -32,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from tests.kit.database import fresh_database_url
-from tests.kit.e2e import APP_KEY, MACRO_MODULE, RunningEmulator, running_emulator
+from tests.kit.live_sites import APP_KEY, MACRO_MODULE, RunningEmulator, running_emulator
 from tests.kit.postgres_cluster import private_postgres, unavailable_reason
 from tests.kit.processes import BIN, REPO, app_env, flask, free_port, wait_until_up
 from tests.kit.redis_server import running_redis

@@ -1,4 +1,4 @@
-"""Fixtures for view tests: the shared emulator reset around each test."""
+"""Fixtures for view tests: the shared emulator_control reset around each test."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class EmulatorControl:
 
 
 @pytest.fixture
-def emulator(confluence: FakeConfluence) -> Iterator[EmulatorControl]:
+def emulator_control(confluence: FakeConfluence) -> Iterator[EmulatorControl]:
     control = EmulatorControl(confluence)
     control.reset()
     yield control

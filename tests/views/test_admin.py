@@ -32,7 +32,9 @@ def settings_rows(app: Flask) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(sa.select(TenantSettingsRow.__table__)).mappings()]
 
 
-def test_admin_sees_the_page(client: FlaskClient, installed_site: Site, emulator: EmulatorControl) -> None:
+def test_admin_sees_the_page(
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
+) -> None:
     response = client.get(installed_site.signed_url(ADMIN_PAGE, sub=ADMIN_ACCOUNT))
     assert response.status_code == 200
     body = response.get_data(as_text=True)
@@ -40,7 +42,7 @@ def test_admin_sees_the_page(client: FlaskClient, installed_site: Site, emulator
 
 
 def test_non_admin_gets_403_and_nothing_rendered(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     response = client.get(installed_site.signed_url(ADMIN_PAGE, sub=USER_ACCOUNT))
     assert response.status_code == 403
@@ -49,13 +51,13 @@ def test_non_admin_gets_403_and_nothing_rendered(
 
 
 def test_anonymous_token_gets_403(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     assert client.get(installed_site.signed_url(ADMIN_PAGE, sub=None)).status_code == 403
 
 
 def test_admin_saves_and_the_macro_uses_it(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     response = save(client, installed_site, GOOD)
     assert response.status_code == 200, response.get_json()
@@ -76,7 +78,7 @@ def test_admin_saves_and_the_macro_uses_it(
 
 
 def test_non_admin_save_is_403_and_changes_nothing(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     before = (snapshot(app), settings_rows(app))
     response = save(client, installed_site, GOOD, sub=USER_ACCOUNT)
@@ -99,7 +101,7 @@ def test_invalid_settings_are_400_per_field_and_change_nothing(
     app: Flask,
     client: FlaskClient,
     installed_site: Site,
-    emulator: EmulatorControl,
+    emulator_control: EmulatorControl,
     body: dict[str, Any],
     field: str,
 ) -> None:
@@ -110,44 +112,46 @@ def test_invalid_settings_are_400_per_field_and_change_nothing(
 
 
 def test_save_needs_a_context_token(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     token = installed_site.host_token("POST", "/api/admin/settings")
     response = client.post("/api/admin/settings", json=GOOD, headers={"Authorization": f"JWT {token}"})
     assert response.status_code == 401
 
 
-def test_not_json_is_a_400(client: FlaskClient, installed_site: Site, emulator: EmulatorControl) -> None:
+def test_not_json_is_a_400(
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
+) -> None:
     token = installed_site.context_token()
     response = client.post("/api/admin/settings", data="x", headers={"Authorization": f"JWT {token}"})
     assert response.status_code == 400
 
 
 def test_when_confluence_cannot_answer_the_admin_check_fails_closed(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
-    emulator.faults(fault5xxRate=1.0, retryAfter=0)
+    emulator_control.faults(fault5xxRate=1.0, retryAfter=0)
     response = client.get(installed_site.signed_url(ADMIN_PAGE, sub=ADMIN_ACCOUNT))
     assert response.status_code == 503
     assert 'id="staleDays"' not in response.get_data(as_text=True)
 
 
 def test_admin_answer_is_cached_briefly(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     for _ in range(3):
         assert client.get(installed_site.signed_url(ADMIN_PAGE, sub=ADMIN_ACCOUNT)).status_code == 200
-    user_routes = {k: v for k, v in emulator.stats()["routes"].items() if "/rest/api/user" in k}
+    user_routes = {k: v for k, v in emulator_control.stats()["routes"].items() if "/rest/api/user" in k}
     assert sum(user_routes.values()) == 1
 
 
 def test_health_shows_rate_limit_hits(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
-    emulator.faults(fault429Rate=1.0, retryAfter=0)
+    emulator_control.faults(fault429Rate=1.0, retryAfter=0)
     client.get(installed_site.signed_url("/macros/freshness", {"spaceKey": "DOCS"}))
     assert run_jobs(client.application) == 1  # the scan meets the 429s and is put off, not slept through
-    emulator.faults(fault429Rate=0.0)
+    emulator_control.faults(fault429Rate=0.0)
     body = client.get(installed_site.signed_url(ADMIN_PAGE, sub=ADMIN_ACCOUNT)).get_data(as_text=True)
     import re
 
@@ -170,7 +174,7 @@ def test_health_shows_rate_limit_hits(
     ],
 )
 def test_hostile_bodies_are_a_400_and_change_nothing(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl, raw: bytes
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl, raw: bytes
 ) -> None:
     token = installed_site.context_token(sub=ADMIN_ACCOUNT)
     response = client.post(
@@ -193,7 +197,12 @@ def test_hostile_bodies_are_a_400_and_change_nothing(
     ],
 )
 def test_a_method_the_route_does_not_serve_is_a_405_with_allow(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, method: str, path: str, allowed: str
+    client: FlaskClient,
+    installed_site: Site,
+    emulator_control: EmulatorControl,
+    method: str,
+    path: str,
+    allowed: str,
 ) -> None:
     if path.startswith("/api/"):
         headers = {"Authorization": f"JWT {installed_site.context_token(sub=ADMIN_ACCOUNT)}"}

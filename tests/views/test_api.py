@@ -40,7 +40,7 @@ def items(
 
 
 def test_show_more_continues_where_the_macro_stopped(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     scope = rendered_scope(client, installed_site)
     status, page = items(client, installed_site, scope, offset="5", limit="5")
@@ -64,19 +64,19 @@ def test_show_more_continues_where_the_macro_stopped(
 
 
 def test_show_more_makes_no_scan_call_within_the_ttl(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     scope = rendered_scope(client, installed_site)
-    emulator.reset()
+    emulator_control.reset()
     assert items(client, installed_site, scope, offset="5")[0] == 200
-    routes = emulator.stats()["routes"]
+    routes = emulator_control.stats()["routes"]
     # The viewer's answer for these rows is still fresh; at most the new rows' editors are looked up.
-    assert emulator.list_calls() == 0
+    assert emulator_control.list_calls() == 0
     assert sum(routes.values()) <= 1 and set(routes) <= {"POST /wiki/api/v2/users-bulk"}
 
 
 def test_a_computed_qsh_token_is_refused(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     scope = rendered_scope(client, installed_site)
     token = installed_site.host_token("GET", f"/api/freshness/items?scope={scope}")
@@ -85,7 +85,7 @@ def test_a_computed_qsh_token_is_refused(
 
 @pytest.mark.parametrize("case", ["missing", "garbage", "other tenant", "expired", "not a scope token"])
 def test_scope_must_come_from_a_rendered_macro(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, case: str
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl, case: str
 ) -> None:
     scope = ReportScope("DOCS")
     now = int(time.time())
@@ -109,7 +109,7 @@ def test_scope_must_come_from_a_rendered_macro(
     ("name", "value"), [("offset", "-1"), ("offset", "x"), ("limit", "0"), ("limit", "101")]
 )
 def test_bad_paging_is_a_400(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, name: str, value: str
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl, name: str, value: str
 ) -> None:
     scope = rendered_scope(client, installed_site)
     status, body = items(client, installed_site, scope, **{name: value})

@@ -1,4 +1,4 @@
-"""The freshness macro against the emulator: figures, escaping, caching, parameters, error states."""
+"""The freshness macro against the emulator_control: figures, escaping, caching, parameters, error states."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def current_docs_pages(confluence: FakeConfluence) -> int:
 
 
 def test_renders_summary_and_stalest_rows(
-    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator_control: EmulatorControl
 ) -> None:
     status, body = render(client, installed_site, rows="5")
     assert status == 200, body
@@ -57,7 +57,7 @@ def test_renders_summary_and_stalest_rows(
 
 
 def test_titles_from_confluence_are_escaped(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     status, body = render(client, installed_site, rows="100", staleDays="1")
     assert status == 200
@@ -66,18 +66,18 @@ def test_titles_from_confluence_are_escaped(
 
 
 def test_second_render_within_the_ttl_makes_no_confluence_call(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, confluence: FakeConfluence
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl, confluence: FakeConfluence
 ) -> None:
     assert render(client, installed_site)[0] == 200
-    first = emulator.list_calls()
+    first = emulator_control.list_calls()
     assert first == math.ceil(current_docs_pages(confluence) / 250)
-    emulator.reset()
+    emulator_control.reset()
     assert render(client, installed_site)[0] == 200
-    assert emulator.stats()["total"] == 0
+    assert emulator_control.stats()["total"] == 0
 
 
 def test_parameters_change_the_scope(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, confluence: FakeConfluence
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl, confluence: FakeConfluence
 ) -> None:
     site = confluence.state.site
     space = site.space_by_key("DOCS")
@@ -96,7 +96,7 @@ def test_parameters_change_the_scope(
 
 
 def test_root_page_limits_the_report_to_its_descendants(
-    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator_control: EmulatorControl
 ) -> None:
     site = confluence.state.site
     space = site.space_by_key("DOCS")
@@ -143,7 +143,7 @@ def test_bad_parameters_get_a_400_with_a_plain_message(
 
 
 def test_unknown_space_is_a_friendly_not_found(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     status, body = render(client, installed_site, space="NOPE")
     assert status == 200 and "The report could not be made" in body
@@ -151,9 +151,9 @@ def test_unknown_space_is_a_friendly_not_found(
 
 
 def test_confluence_down_is_a_friendly_error_not_a_500(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
-    emulator.faults(fault5xxRate=1.0, retryAfter=0)
+    emulator_control.faults(fault5xxRate=1.0, retryAfter=0)
     status, body = render(client, installed_site, space="ENG")
     # The job backs off and tries again later; meanwhile the page says what is going on.
     assert status == 200 and SCANNING in body
@@ -161,15 +161,17 @@ def test_confluence_down_is_a_friendly_error_not_a_500(
     assert "Traceback" not in body and "503" not in body
 
 
-def test_rate_limited_says_so(client: FlaskClient, installed_site: Site, emulator: EmulatorControl) -> None:
-    emulator.faults(fault429Rate=1.0, retryAfter=0)
+def test_rate_limited_says_so(
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
+) -> None:
+    emulator_control.faults(fault429Rate=1.0, retryAfter=0)
     status, body = render(client, installed_site, space="HR")
     assert status == 200 and SCANNING in body
     assert "Confluence asked us to slow down" in body
 
 
 def test_excluded_space_renders_no_report(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     from sqlalchemy.orm import Session
 
@@ -179,11 +181,11 @@ def test_excluded_space_renders_no_report(
         )
     status, body = render(client, installed_site)
     assert status == 200 and "Reports are off for this space" in body
-    assert emulator.stats()["total"] == 0
+    assert emulator_control.stats()["total"] == 0
 
 
 def test_admin_default_threshold_applies_when_the_macro_sets_none(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     from sqlalchemy.orm import Session
 

@@ -46,7 +46,7 @@ def oldest_id(body: str) -> str | None:
 
 
 def docs_ids(confluence: FakeConfluence, account: str) -> tuple[set[str], set[str]]:
-    """(current DOCS pages the account may read, those it may not), per the emulator's own rules."""
+    """(current DOCS pages the account may read, those it may not), per the emulator_control's own rules."""
     state = confluence.state
     site = state.site
     space = site.space_by_key("DOCS")
@@ -70,7 +70,7 @@ def items_as(client: FlaskClient, site: Site, body: str, account: str) -> tuple[
 
 
 def test_una_never_sees_a_page_she_may_not_read_ada_does(
-    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator_control: EmulatorControl
 ) -> None:
     una_may, una_may_not = docs_ids(confluence, USER_ACCOUNT)
     assert una_may_not, "the seed restricts some DOCS pages from Una"
@@ -93,7 +93,7 @@ def test_una_never_sees_a_page_she_may_not_read_ada_does(
 
 
 def test_a_page_the_app_cannot_read_is_absent_for_everyone(
-    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, confluence: FakeConfluence, emulator_control: EmulatorControl
 ) -> None:
     may, _ = docs_ids(confluence, ADMIN_ACCOUNT)
     children = confluence.state.site.children
@@ -113,10 +113,10 @@ def test_a_page_the_app_cannot_read_is_absent_for_everyone(
 
 
 def test_when_the_viewer_check_fails_the_rows_are_withheld(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     render_as(client, installed_site, ADMIN_ACCOUNT)  # the report exists; Una has not been checked yet
-    emulator.faults(fault5xxRate=1.0, retryAfter=0)
+    emulator_control.faults(fault5xxRate=1.0, retryAfter=0)
     una = render_as(client, installed_site, USER_ACCOUNT)
     assert 'data-testid="rows-withheld"' in una and "could not check" in una
     assert row_ids(una) == [] and oldest_id(una) is None and 'id="item-rows"' not in una
@@ -126,28 +126,28 @@ def test_when_the_viewer_check_fails_the_rows_are_withheld(
 
 
 def test_an_anonymous_viewer_gets_no_rows(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     body = render_as(client, installed_site, None)
     assert 'data-testid="rows-withheld"' in body and "Sign in" in body and row_ids(body) == []
 
 
 def test_a_warm_render_makes_at_most_two_calls_whoever_views(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     render_as(client, installed_site, ADMIN_ACCOUNT)
     for viewer in (USER_ACCOUNT, ADMIN_ACCOUNT):
-        emulator.reset()
+        emulator_control.reset()
         render_as(client, installed_site, viewer, rows="10")
-        assert emulator.list_calls() == 0
-        assert emulator.stats()["total"] <= 2, emulator.stats()["routes"]
-    emulator.reset()
+        assert emulator_control.list_calls() == 0
+        assert emulator_control.stats()["total"] <= 2, emulator_control.stats()["routes"]
+    emulator_control.reset()
     render_as(client, installed_site, USER_ACCOUNT, rows="10")
-    assert emulator.stats()["total"] == 0  # the viewer's answer and the names are reused for a while
+    assert emulator_control.stats()["total"] == 0  # the viewer's answer and the names are reused for a while
 
 
 def test_editors_are_shown_by_name_escaped_and_former_users_as_such(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     body = render_as(client, installed_site, ADMIN_ACCOUNT)
     table = body.split('id="item-rows"')[1]
@@ -159,7 +159,7 @@ def test_editors_are_shown_by_name_escaped_and_former_users_as_such(
 
 @pytest.mark.parametrize("viewer", [USER_ACCOUNT, ADMIN_ACCOUNT])
 def test_show_more_rows_carry_names_too(
-    client: FlaskClient, installed_site: Site, emulator: EmulatorControl, viewer: str
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl, viewer: str
 ) -> None:
     body = render_as(client, installed_site, viewer, rows="5")
     status, more = items_as(client, installed_site, body, viewer)
