@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, request
 
+from app import clock
 from app.connect import tokens
 from app.connect.qsh import query_string_hash
 from app.connect.requests_info import raw_path, raw_query, token_from
@@ -52,9 +53,8 @@ def enforce_authentication(app: Flask) -> None:
 
 
 def now_seconds() -> int:
-    """Return the app's current time in whole seconds (``CLOCK`` in config, for tests)."""
-    clock: Callable[[], float] = current_app.config["CLOCK"]
-    return int(clock())
+    """Return the app's current time in whole seconds (``app/clock.py``)."""
+    return clock.now_seconds()
 
 
 def expected_qsh() -> str:

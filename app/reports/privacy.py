@@ -35,6 +35,7 @@ from flask import Flask
 from huey import crontab
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from app.clock import utc_now
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import client_as_app
 from app.db import Base
@@ -310,14 +311,13 @@ def run_tenant(
 def init_app(app: Flask, queue: Any) -> None:
     """Every five minutes, report the tenants that are due (``app.extensions["personal_data"]``)."""
     sessions = app.extensions["db"]
-    clock: Callable[[], float] = app.config["CLOCK"]
     settings = worker_client_settings(app.config)
 
     def connect(creds: Credentials) -> ConfluenceClient:
         return client_as_app(creds, settings)
 
     def run_due() -> int:
-        now = datetime.fromtimestamp(clock(), UTC)
+        now = utc_now(app)
         done = 0
         with app.app_context(), sessions() as session:
             for client_key in due_tenants(session, now):

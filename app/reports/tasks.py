@@ -18,12 +18,13 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from huey import crontab
 
+from app.clock import utc_clock
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app
 from app.jobs.queue import get_queue
@@ -64,11 +65,9 @@ def init_app(app: Flask) -> None:
     """Register the scan task and the sweep; create the report service and the scan runner."""
     queue = get_queue(app)
     sessions = app.extensions["db"]
-    clock: Callable[[], float] = app.config["CLOCK"]
     client_settings = worker_client_settings(app.config)
 
-    def now() -> datetime:
-        return datetime.fromtimestamp(clock(), UTC)
+    now = utc_clock(app)
 
     @contextmanager
     def connect(creds: Credentials, recorder: HealthRecorder) -> Iterator[ConfluenceClient]:

@@ -12,15 +12,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.confluence.factory import ClientSettings, client_as_app
 from app.jobs.queue import get_queue
 from app.reports.jobs import ScanJob
@@ -57,11 +57,10 @@ def stop_scans(session: Session, client_key: str, now: datetime) -> int:
 def init_app(app: Flask) -> None:
     """Subscribe to the lifecycle signals this app sends."""
     sessions = app.extensions["db"]
-    clock: Callable[[], float] = app.config["CLOCK"]
 
     def on_uninstalled(sender: Any, tenant: Any, **_: Any) -> None:
         with sessions() as session:
-            stopped = stop_scans(session, tenant.client_key, datetime.fromtimestamp(clock(), UTC))
+            stopped = stop_scans(session, tenant.client_key, utc_now(app))
         if stopped:
             log.info("stopped %d scan(s) of uninstalled tenant %s", stopped, tenant.client_key)
 
@@ -86,7 +85,7 @@ def init_app(app: Flask) -> None:
                         len(old),
                     )
                 return
-            take_over(session, new, old, datetime.fromtimestamp(clock(), UTC))
+            take_over(session, new, old, utc_now(app))
 
     move_task: Any = queue.task(name="tenants.site_move")(check_site_move)
 

@@ -9,14 +9,13 @@ is in ``app/reports/webhook_updates.py``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
 from huey import crontab
 from sqlalchemy.orm import Session
 
+from app.clock import utc_clock
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import client_as_app
 from app.connect.webhooks import register_handler
@@ -43,11 +42,9 @@ def init_app(app: Flask) -> None:
     """Wire webhooks to the reports (after ``app.reports.tasks.init_app``)."""
     queue = get_queue(app)
     sessions = app.extensions["db"]
-    clock: Callable[[], float] = app.config["CLOCK"]
     client_settings = worker_client_settings(app.config)
 
-    def now() -> datetime:
-        return datetime.fromtimestamp(clock(), UTC)
+    now = utc_clock(app)
 
     def apply(client_key: str, change_json: dict[str, Any]) -> None:
         change = ContentChange.from_json(change_json)

@@ -15,8 +15,7 @@ No Flask globals here; :func:`init_app` registers the periodic job on the queue 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +23,7 @@ from flask import Flask
 from huey import crontab
 from sqlalchemy.orm import Session
 
+from app.clock import utc_now
 from app.db import Base
 from app.tenants.models import Tenant
 
@@ -79,12 +79,11 @@ def purge_expired(session: Session, now: datetime, retention: timedelta) -> list
 def init_app(app: Flask, queue: Any) -> None:
     """Register the hourly purge on ``queue`` (a Huey instance)."""
     sessions = app.extensions["db"]
-    clock: Callable[[], float] = app.config["CLOCK"]
 
     def purge() -> None:
         retention = timedelta(days=int(app.config["UNINSTALLED_RETENTION_DAYS"]))
         with app.app_context(), sessions() as session:
-            purge_expired(session, datetime.fromtimestamp(clock(), UTC), retention)
+            purge_expired(session, utc_now(app), retention)
 
     queue.periodic_task(crontab(minute="41"), name="tenants.purge")(purge)
     app.extensions["tenant_purge"] = purge

@@ -6,12 +6,12 @@ holds a request's session or ``g``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import Flask, current_app
 
+from app.clock import utc_now
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app, client_as_user
 from app.confluence.oauth import TokenCache
@@ -82,9 +82,8 @@ def init_app(app: Flask) -> None:
 
 
 def now_utc() -> datetime:
-    """The app clock (``CLOCK`` in config) as an aware UTC datetime."""
-    clock: Callable[[], float] = current_app.config["CLOCK"]
-    return datetime.fromtimestamp(clock(), UTC)
+    """The app clock as an aware UTC datetime (``app/clock.py``)."""
+    return utc_now()
 
 
 def report_service() -> ReportService:
