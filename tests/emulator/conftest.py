@@ -67,7 +67,7 @@ def app_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def bearer_token(emulator: Flask, account_id: str) -> str:
+def bearer_token(emulator_app: Flask, account_id: str) -> str:
     """An OAuth access token from the emulator's ``/oauth2/token`` acting as ``account_id``."""
     now = int(time.time())
     assertion = jwt.encode(
@@ -82,7 +82,7 @@ def bearer_token(emulator: Flask, account_id: str) -> str:
         SECRET,
         algorithm="HS256",
     )
-    response = emulator.test_client().post(
+    response = emulator_app.test_client().post(
         "/oauth2/token",
         data={"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
     )
@@ -110,7 +110,7 @@ class Confluence:
 
 
 @pytest.fixture
-def emulator() -> Flask:
+def emulator_app() -> Flask:
     """An emulator app (not listening) with a fixed seed and clock, and one registered app."""
     app = create_app(port=PORT, seed=7, now=NOW)
     register_app(emulator_state(app))
@@ -118,13 +118,13 @@ def emulator() -> Flask:
 
 
 @pytest.fixture
-def state(emulator: Flask) -> EmulatorState:
-    return emulator_state(emulator)
+def state(emulator_app: Flask) -> EmulatorState:
+    return emulator_state(emulator_app)
 
 
 @pytest.fixture
-def confluence(emulator: Flask) -> Confluence:
-    return Confluence(emulator.test_client())
+def emulator_api(emulator_app: Flask) -> Confluence:
+    return Confluence(emulator_app.test_client())
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def installed(live_emulator: tuple[LiveServer, Flask]) -> Iterator[tuple[LiveServer, Flask, Flask]]:
     """An emulator with the fake app (on another origin) installed through the real lifecycle."""
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     app = make_fake_app()
     app_server = LiveServer(app)
     app.config.update(
@@ -49,7 +49,7 @@ def installed(live_emulator: tuple[LiveServer, Flask]) -> Iterator[tuple[LiveSer
             json={"descriptorUrl": f"{app.config['BASE_URL']}/atlassian-connect.json"},
         )
         assert response.status_code == 201, response.text
-        yield server, emulator, app
+        yield server, emulator_app, app
     finally:
         app_server.stop()
 
@@ -59,8 +59,8 @@ def test_iframe_gets_a_context_token_and_resizes(
 ) -> None:
     from playwright.sync_api import expect
 
-    server, emulator, app = installed
-    space = emulator_state(emulator).site.space_by_key("DOCS")
+    server, emulator_app, app = installed
+    space = emulator_state(emulator_app).site.space_by_key("DOCS")
     assert space is not None
 
     page.goto(f"{server.url}/wiki/spaces/DOCS/pages/{space.homepage_id}", timeout=TIMEOUT_MS)

@@ -18,8 +18,8 @@ ISO_NOW = "2025-06-15T12:00:00Z"  # a few hours before NOW (2025-06-15T15:06:40Z
 
 
 @pytest.fixture
-def control(emulator: Flask) -> FlaskClient:
-    return emulator.test_client()
+def control(emulator_app: Flask) -> FlaskClient:
+    return emulator_app.test_client()
 
 
 def _docs(state: EmulatorState) -> Any:
@@ -56,7 +56,7 @@ def _snapshot(state: EmulatorState) -> tuple[Any, ...]:
 
 
 def test_create_page_is_visible_at_once(
-    control: FlaskClient, confluence: Confluence, state: EmulatorState
+    control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
     docs = _docs(state)
     response = control.post(
@@ -70,20 +70,20 @@ def test_create_page_is_visible_at_once(
     assert int(new_id) > max(
         i for i, c in state.site.content.items() if c.kind == "page" and i != int(new_id)
     )
-    page = confluence.get(f"/wiki/api/v2/pages/{new_id}").get_json()
+    page = emulator_api.get(f"/wiki/api/v2/pages/{new_id}").get_json()
     assert page["title"] == "Brand new"
     assert page["parentId"] == str(docs.homepage_id)  # under the home page unless a parent is given
     assert page["authorId"] == USER_ACCOUNT_ID and page["version"]["number"] == 1
     assert page["version"]["authorId"] == USER_ACCOUNT_ID
     assert page["createdAt"] == "2025-06-15T12:00:00.000Z"
-    children = confluence.get(f"/wiki/api/v2/pages/{docs.homepage_id}/direct-children?limit=250").get_json()
+    children = emulator_api.get(f"/wiki/api/v2/pages/{docs.homepage_id}/direct-children?limit=250").get_json()
     assert new_id in [c["id"] for c in children["results"]]
-    listed = confluence.get(f"/wiki/api/v2/spaces/{docs.id}/pages?title=Brand%20new").get_json()
+    listed = emulator_api.get(f"/wiki/api/v2/spaces/{docs.id}/pages?title=Brand%20new").get_json()
     assert [p["id"] for p in listed["results"]] == [new_id]
 
 
 def test_create_under_a_parent_and_blogpost(
-    control: FlaskClient, confluence: Confluence, state: EmulatorState
+    control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
     parent = _leaf(state)
     child = control.post(
@@ -91,12 +91,12 @@ def test_create_under_a_parent_and_blogpost(
     )
     assert child.status_code == 201
     child_id = child.get_json()["content"]["id"]
-    ancestors = confluence.get(f"/wiki/api/v2/pages/{child_id}/ancestors").get_json()["results"]
+    ancestors = emulator_api.get(f"/wiki/api/v2/pages/{child_id}/ancestors").get_json()["results"]
     assert ancestors[-1]["id"] == str(parent)
     blog = control.post("/_emulator/blogposts", json={"spaceKey": "ENG", "title": "News"})
     assert blog.status_code == 201 and blog.get_json()["event"] == "blog_created"
     blog_id = blog.get_json()["content"]["id"]
-    got = confluence.get(f"/wiki/api/v2/blogposts/{blog_id}").get_json()
+    got = emulator_api.get(f"/wiki/api/v2/blogposts/{blog_id}").get_json()
     assert got["title"] == "News" and got["spaceId"] == str(state.site.space_by_key("ENG").id)  # type: ignore[union-attr]
     # A second create gets the next id; blog posts and pages have their own ranges.
     again = control.post("/_emulator/blogposts", json={"spaceKey": "ENG", "title": "More news"})
@@ -104,52 +104,54 @@ def test_create_under_a_parent_and_blogpost(
 
 
 def test_update_makes_a_new_version(
-    control: FlaskClient, confluence: Confluence, state: EmulatorState
+    control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
     page_id = _leaf(state)
-    before = confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()
+    before = emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()
     response = control.post(
         f"/_emulator/pages/{page_id}/update",
         json={"title": "Renamed page", "authorId": USER_ACCOUNT_ID, "at": NOW + 60},
     )
     assert response.status_code == 200 and response.get_json()["event"] == "page_updated"
-    after = confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()
+    after = emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()
     assert after["title"] == "Renamed page"
     assert after["version"]["number"] == before["version"]["number"] + 1
     assert after["version"]["authorId"] == USER_ACCOUNT_ID
     assert after["version"]["createdAt"] == "2025-06-15T15:07:40.000Z"
-    versions = confluence.get(f"/wiki/api/v2/pages/{page_id}/versions").get_json()["results"]
+    versions = emulator_api.get(f"/wiki/api/v2/pages/{page_id}/versions").get_json()["results"]
     assert versions[0]["number"] == after["version"]["number"]
     assert (
-        confluence.get(f"/wiki/api/v2/pages/{page_id}?version={after['version']['number']}").status_code
+        emulator_api.get(f"/wiki/api/v2/pages/{page_id}?version={after['version']['number']}").status_code
         == 200
     )
 
 
-def test_trash_restore_and_purge(control: FlaskClient, confluence: Confluence, state: EmulatorState) -> None:
+def test_trash_restore_and_purge(
+    control: FlaskClient, emulator_api: Confluence, state: EmulatorState
+) -> None:
     page_id = _leaf(state)
     parent_id = state.site.content[page_id].parent_id
     assert control.post(f"/_emulator/pages/{page_id}/trash").get_json()["event"] == "page_trashed"
-    assert confluence.get(f"/wiki/api/v2/pages/{page_id}").status_code == 404
-    trashed = confluence.get(f"/wiki/api/v2/pages/{page_id}?status=trashed").get_json()
+    assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}").status_code == 404
+    trashed = emulator_api.get(f"/wiki/api/v2/pages/{page_id}?status=trashed").get_json()
     assert trashed["status"] == "trashed"
-    kids = confluence.get(f"/wiki/api/v2/pages/{parent_id}/direct-children?limit=250").get_json()["results"]
+    kids = emulator_api.get(f"/wiki/api/v2/pages/{parent_id}/direct-children?limit=250").get_json()["results"]
     assert str(page_id) not in [k["id"] for k in kids]
     # Only trashed content can be purged, and only current content trashed: 409 and nothing changes.
     assert control.post(f"/_emulator/pages/{page_id}/trash").status_code == 409
     restored = control.post(f"/_emulator/pages/{page_id}/restore")
     assert restored.status_code == 200 and restored.get_json()["event"] == "page_restored"
-    assert confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()["status"] == "current"
+    assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()["status"] == "current"
     assert control.post(f"/_emulator/pages/{page_id}/remove").status_code == 409
     control.post(f"/_emulator/pages/{page_id}/trash")
     purged = control.post(f"/_emulator/pages/{page_id}/remove")
     assert purged.status_code == 200 and purged.get_json()["event"] == "page_removed"
-    assert confluence.get(f"/wiki/api/v2/pages/{page_id}?status=trashed").status_code == 404
+    assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}?status=trashed").status_code == 404
     assert control.post(f"/_emulator/pages/{page_id}/restore").status_code == 404
 
 
 def test_blogpost_trash_restore_purge(
-    control: FlaskClient, confluence: Confluence, state: EmulatorState
+    control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
     blog_id = control.post(
         "/_emulator/blogposts", json={"spaceKey": "HR", "title": "Short-lived"}
@@ -159,7 +161,7 @@ def test_blogpost_trash_restore_purge(
         for action in ("update", "trash", "restore", "trash", "remove")
     ]
     assert events == ["blog_updated", "blog_trashed", "blog_restored", "blog_trashed", "blog_removed"]
-    assert confluence.get(f"/wiki/api/v2/blogposts/{blog_id}?status=trashed").status_code == 404
+    assert emulator_api.get(f"/wiki/api/v2/blogposts/{blog_id}?status=trashed").status_code == 404
     # Blog posts are neither archived nor moved.
     other = next(iter(state.site.blogposts_by_space[_docs(state).id]))
     for action in ("archive", "move"):
@@ -169,19 +171,19 @@ def test_blogpost_trash_restore_purge(
         assert response.status_code == 400, action
 
 
-def test_archive_and_unarchive(control: FlaskClient, confluence: Confluence, state: EmulatorState) -> None:
+def test_archive_and_unarchive(control: FlaskClient, emulator_api: Confluence, state: EmulatorState) -> None:
     page_id = _leaf(state)
     assert control.post(f"/_emulator/pages/{page_id}/archive").get_json()["event"] == "page_archived"
-    assert confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()["status"] == "archived"
-    listed = confluence.get(f"/wiki/api/v2/pages?id={page_id}&status=current").get_json()["results"]
+    assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()["status"] == "archived"
+    listed = emulator_api.get(f"/wiki/api/v2/pages?id={page_id}&status=current").get_json()["results"]
     assert listed == []
     assert control.post(f"/_emulator/pages/{page_id}/update").status_code == 409  # archived: read-only
     assert control.post(f"/_emulator/pages/{page_id}/unarchive").get_json()["event"] == "page_unarchived"
-    assert confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()["status"] == "current"
+    assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()["status"] == "current"
 
 
 def test_move_within_and_across_spaces(
-    control: FlaskClient, confluence: Confluence, state: EmulatorState
+    control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
     page_id = _leaf(state)
     new_parent = next(
@@ -198,24 +200,24 @@ def test_move_within_and_across_spaces(
     child_id = child.get_json()["content"]["id"]
     moved = control.post(f"/_emulator/pages/{page_id}/move", json={"parentId": new_parent})
     assert moved.status_code == 200 and moved.get_json()["event"] == "page_moved"
-    assert confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()["parentId"] == str(new_parent)
-    version = confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()["version"]["number"]
+    assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()["parentId"] == str(new_parent)
+    version = emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()["version"]["number"]
     eng = state.site.space_by_key("ENG")
     assert eng is not None
     across = control.post(f"/_emulator/pages/{page_id}/move", json={"spaceKey": "ENG"})
     assert across.status_code == 200
-    page = confluence.get(f"/wiki/api/v2/pages/{page_id}").get_json()
+    page = emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()
     assert page["spaceId"] == str(eng.id) and page["parentId"] == str(eng.homepage_id)
     assert page["version"]["number"] == version  # a move is not a new version
-    assert confluence.get(f"/wiki/api/v2/pages/{child_id}").get_json()["spaceId"] == str(eng.id)
-    listed = confluence.get(f"/wiki/api/v2/spaces/{eng.id}/pages?limit=250").get_json()["results"]
+    assert emulator_api.get(f"/wiki/api/v2/pages/{child_id}").get_json()["spaceId"] == str(eng.id)
+    listed = emulator_api.get(f"/wiki/api/v2/spaces/{eng.id}/pages?limit=250").get_json()["results"]
     assert {str(page_id), child_id} <= {p["id"] for p in listed}
     # Below itself is refused.
     assert control.post(f"/_emulator/pages/{page_id}/move", json={"parentId": child_id}).status_code == 400
 
 
 def test_new_page_under_a_restricted_parent_inherits(
-    control: FlaskClient, confluence: Confluence, state: EmulatorState
+    control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
     from tests.emulator.conftest import bearer_token
 
@@ -231,7 +233,7 @@ def test_new_page_under_a_restricted_parent_inherits(
     assert response.status_code == 201
     new_id = response.get_json()["content"]["id"]
     una = bearer_token(control.application, USER_ACCOUNT_ID)
-    assert confluence.get(f"/wiki/api/v2/pages/{new_id}", token=una).status_code == 404
+    assert emulator_api.get(f"/wiki/api/v2/pages/{new_id}", token=una).status_code == 404
 
 
 @pytest.mark.parametrize(

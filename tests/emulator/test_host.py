@@ -33,9 +33,9 @@ MODULES = {
 
 
 @pytest.fixture
-def host(emulator: Flask, state: EmulatorState) -> Flask:
+def host(emulator_app: Flask, state: EmulatorState) -> Flask:
     register_app(state, base_url=APP_BASE, modules=MODULES)
-    return emulator
+    return emulator_app
 
 
 def _iframes(page_html: str) -> list[str]:

@@ -56,13 +56,13 @@ def test_install_keys_route(live_emulator: tuple[LiveServer, Flask]) -> None:
 def test_install_sends_a_verifiable_signed_install(
     live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     response = _install(server.url, app)
     assert response.status_code == 201, response.text
     assert "sharedSecret" not in response.text
     event, claims, body = _events(app)[0]
-    site = emulator_state(emulator).site
+    site = emulator_state(emulator_app).site
     assert event == "installed"
     assert claims["aud"] == app.config["BASE_URL"] and claims["iss"] == site.client_key
     assert claims["exp"] - claims["iat"] <= 300
@@ -84,13 +84,13 @@ def test_install_sends_a_verifiable_signed_install(
 def test_failed_install_is_reported_and_not_registered(
     live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     app.config["FAIL_INSTALL"] = True
     response = _install(server.url, app)
     assert response.status_code == 502
     assert "500" in response.json()["error"] and "install refused by test" in response.json()["error"]
-    assert emulator_state(emulator).apps.all() == []
+    assert emulator_state(emulator_app).apps.all() == []
 
 
 def test_bad_descriptor_is_a_clear_400(live_emulator: tuple[LiveServer, Flask]) -> None:
@@ -134,7 +134,7 @@ def test_cli_subcommands_drive_the_control_api(
     fake: tuple[LiveServer, Flask],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     app.config["INSTALL_KEYS_URL"] = f"{server.url}/install-keys"
     descriptor = f"{app.config['BASE_URL']}/atlassian-connect.json"
@@ -144,7 +144,7 @@ def test_cli_subcommands_drive_the_control_api(
     assert '"enabled": false' in capsys.readouterr().out
     assert cli.main(["uninstall", "--emulator", server.url, "--app-key", "com.example.fake"]) == 0
     assert cli.main(["uninstall", "--emulator", server.url, "--app-key", "com.example.fake"]) == 1
-    assert emulator_state(emulator).apps.all() == []
+    assert emulator_state(emulator_app).apps.all() == []
 
 
 def test_install_at_startup_retries_until_the_app_answers(
@@ -152,10 +152,10 @@ def test_install_at_startup_retries_until_the_app_answers(
 ) -> None:
     import time
 
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     app.config["INSTALL_KEYS_URL"] = f"{server.url}/install-keys"
     cli._install_when_ready(
         server.url, f"{app.config['BASE_URL']}/atlassian-connect.json", time.monotonic() + 10
     )
-    assert [a.key for a in emulator_state(emulator).apps.all()] == ["com.example.fake"]
+    assert [a.key for a in emulator_state(emulator_app).apps.all()] == ["com.example.fake"]

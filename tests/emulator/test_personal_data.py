@@ -20,10 +20,12 @@ BJORN = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000003"
 WEEK = "604800"
 
 
-def _report(client: FlaskClient, accounts: list[dict[str, Any]] | Any, uri: str = URI, **headers: str) -> Any:
+def _report(
+    emulator_client: FlaskClient, accounts: list[dict[str, Any]] | Any, uri: str = URI, **headers: str
+) -> Any:
     headers.setdefault("Authorization", f"JWT {app_token('POST', uri)}")
     body = {"accounts": accounts} if isinstance(accounts, list) else accounts
-    return client.post(uri, json=body, headers=headers)
+    return emulator_client.post(uri, json=body, headers=headers)
 
 
 def _account(account_id: str, updated_at: str = "2025-01-01T00:00:00.000Z") -> dict[str, str]:
@@ -31,26 +33,31 @@ def _account(account_id: str, updated_at: str = "2025-01-01T00:00:00.000Z") -> d
 
 
 @pytest.fixture
-def client(emulator: Flask) -> FlaskClient:
-    return emulator.test_client()
+def emulator_client(emulator_app: Flask) -> FlaskClient:
+    return emulator_app.test_client()
 
 
-def test_the_guides_test_accounts_and_an_empty_answer(client: FlaskClient) -> None:
-    response = _report(client, [_account(ACTIVE_TEST), _account(CLOSED_TEST), _account(USER_ACCOUNT_ID)])
+def test_the_guides_test_accounts_and_an_empty_answer(emulator_client: FlaskClient) -> None:
+    response = _report(
+        emulator_client, [_account(ACTIVE_TEST), _account(CLOSED_TEST), _account(USER_ACCOUNT_ID)]
+    )
     assert response.status_code == 200
     assert response.get_json() == {"accounts": [{"accountId": CLOSED_TEST, "status": "closed"}]}
     assert response.headers["Cycle-Period"] == WEEK
-    nothing = _report(client, [_account(ACTIVE_TEST), _account(ADMIN_ACCOUNT_ID)])
+    nothing = _report(emulator_client, [_account(ACTIVE_TEST), _account(ADMIN_ACCOUNT_ID)])
     assert nothing.status_code == 204 and nothing.get_data() == b""
     assert nothing.headers["Cycle-Period"] == WEEK
     # The seeded deleted account is closed too.
-    assert _report(client, [_account(DELETED_ACCOUNT_ID)]).get_json()["accounts"][0]["status"] == "closed"
+    assert (
+        _report(emulator_client, [_account(DELETED_ACCOUNT_ID)]).get_json()["accounts"][0]["status"]
+        == "closed"
+    )
 
 
 def test_closed_and_updated_accounts_after_control_changes(
-    client: FlaskClient, confluence: Confluence, state: EmulatorState
+    emulator_client: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
-    response = client.post(
+    response = emulator_client.post(
         f"/_emulator/accounts/{BJORN}/update", json={"at": "2025-03-01T00:00:00Z", "displayName": "Björn Ny"}
     )
     assert response.status_code == 200
@@ -60,19 +67,21 @@ def test_closed_and_updated_accounts_after_control_changes(
         "since": "2025-03-01T00:00:00.000Z",
     }
     before, after = "2025-02-28T23:59:59.999Z", "2025-03-01T00:00:00.001Z"
-    assert _report(client, [_account(BJORN, before)]).get_json() == {
+    assert _report(emulator_client, [_account(BJORN, before)]).get_json() == {
         "accounts": [{"accountId": BJORN, "status": "updated"}]
     }
-    assert _report(client, [_account(BJORN, after)]).status_code == 204  # the app already has the new data
     assert (
-        _report(client, [_account(BJORN, "2025-03-01T01:00:00+01:00")]).status_code == 204
+        _report(emulator_client, [_account(BJORN, after)]).status_code == 204
+    )  # the app already has the new data
+    assert (
+        _report(emulator_client, [_account(BJORN, "2025-03-01T01:00:00+01:00")]).status_code == 204
     )  # the same instant
-    users = confluence.post("/wiki/api/v2/users-bulk", {"accountIds": [BJORN]}).get_json()["results"]
+    users = emulator_api.post("/wiki/api/v2/users-bulk", {"accountIds": [BJORN]}).get_json()["results"]
     assert users[0]["displayName"] == "Björn Ny"
 
-    assert client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/close").status_code == 200
+    assert emulator_client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/close").status_code == 200
     answer = _report(
-        client, [_account(USER_ACCOUNT_ID, "2099-01-01T00:00:00Z"), _account(BJORN, before)]
+        emulator_client, [_account(USER_ACCOUNT_ID, "2099-01-01T00:00:00Z"), _account(BJORN, before)]
     ).get_json()
     assert answer == {
         "accounts": [
@@ -83,12 +92,12 @@ def test_closed_and_updated_accounts_after_control_changes(
 
 
 def test_a_closed_account_looks_like_the_deleted_one_everywhere(
-    emulator: Flask, client: FlaskClient, confluence: Confluence, state: EmulatorState
+    emulator_app: Flask, emulator_client: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
-    token = bearer_token(emulator, USER_ACCOUNT_ID)
-    assert confluence.get("/wiki/rest/api/user/current", token=token).status_code == 200
-    assert client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/close").status_code == 200
-    user = confluence.post("/wiki/api/v2/users-bulk", {"accountIds": [USER_ACCOUNT_ID]}).get_json()[
+    token = bearer_token(emulator_app, USER_ACCOUNT_ID)
+    assert emulator_api.get("/wiki/rest/api/user/current", token=token).status_code == 200
+    assert emulator_client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/close").status_code == 200
+    user = emulator_api.post("/wiki/api/v2/users-bulk", {"accountIds": [USER_ACCOUNT_ID]}).get_json()[
         "results"
     ][0]
     assert (user["displayName"], user["publicName"], user["accountStatus"], user["email"]) == (
@@ -97,12 +106,12 @@ def test_a_closed_account_looks_like_the_deleted_one_everywhere(
         "closed",
         "",
     )
-    v1 = confluence.get(f"/wiki/rest/api/user?accountId={USER_ACCOUNT_ID}").get_json()
+    v1 = emulator_api.get(f"/wiki/rest/api/user?accountId={USER_ACCOUNT_ID}").get_json()
     assert v1["displayName"] == "Former user"
     # Its tokens stop working, and it can get no new ones.
-    assert confluence.get("/wiki/rest/api/user/current", token=token).status_code == 401
+    assert emulator_api.get("/wiki/rest/api/user/current", token=token).status_code == 401
     with pytest.raises(AssertionError):
-        bearer_token(emulator, USER_ACCOUNT_ID)
+        bearer_token(emulator_app, USER_ACCOUNT_ID)
     # A page it created names "Former user" on the host page.
     page = next(
         c
@@ -114,17 +123,17 @@ def test_a_closed_account_looks_like_the_deleted_one_everywhere(
     )
     space = state.site.space(page.space_id)
     assert space is not None
-    html = client.get(f"/wiki/spaces/{space.key}/pages/{page.id}").get_data(as_text=True)
+    html = emulator_client.get(f"/wiki/spaces/{space.key}/pages/{page.id}").get_data(as_text=True)
     assert "written by Former user" in html and "Una User" not in html.split("written by")[1][:200]
     # Closing twice is a conflict; unknown accounts and app accounts are not site users.
-    assert client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/close").status_code == 409
-    assert client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/update").status_code == 409
+    assert emulator_client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/close").status_code == 409
+    assert emulator_client.post(f"/_emulator/accounts/{USER_ACCOUNT_ID}/update").status_code == 409
 
 
-def test_batch_limit_and_bad_bodies_are_400(client: FlaskClient, state: EmulatorState) -> None:
+def test_batch_limit_and_bad_bodies_are_400(emulator_client: FlaskClient, state: EmulatorState) -> None:
     ninety = [_account(f"id-{i}") for i in range(90)]
-    assert _report(client, ninety).status_code == 204
-    too_many = _report(client, [*ninety, _account("id-90")])
+    assert _report(emulator_client, ninety).status_code == 204
+    too_many = _report(emulator_client, [*ninety, _account("id-90")])
     assert too_many.status_code == 400 and "90" in too_many.get_json()["errors"][0]["detail"]
     for bad in (
         [],
@@ -138,49 +147,56 @@ def test_batch_limit_and_bad_bodies_are_400(client: FlaskClient, state: Emulator
         [{"accountId": "a", "updatedAt": 1735689600}],
         ["a"],
     ):
-        response = _report(client, bad)
+        response = _report(emulator_client, bad)
         assert response.status_code == 400, bad
         assert response.get_json()["errors"][0]["status"] == 400
 
 
-def test_authentication_like_every_rest_call(client: FlaskClient) -> None:
+def test_authentication_like_every_rest_call(emulator_client: FlaskClient) -> None:
     accounts = [_account(CLOSED_TEST)]
-    assert _report(client, accounts, Authorization="").status_code == 401
+    assert _report(emulator_client, accounts, Authorization="").status_code == 401
     wrong_qsh = app_token("POST", "/app/report-accounts/other")
-    assert _report(client, accounts, Authorization=f"JWT {wrong_qsh}").status_code == 401
+    assert _report(emulator_client, accounts, Authorization=f"JWT {wrong_qsh}").status_code == 401
     wrong_secret = app_token("POST", URI, secret="not-the-secret-but-long-enough-for-hs256-0123456789")
-    assert _report(client, accounts, Authorization=f"JWT {wrong_secret}").status_code == 401
+    assert _report(emulator_client, accounts, Authorization=f"JWT {wrong_secret}").status_code == 401
     # Under the Confluence baseUrl the path carries /wiki; the qsh is the same (context path excluded).
     wiki = _report(
-        client, accounts, uri="/wiki/app/report-accounts/", Authorization=f"JWT {app_token('POST', URI)}"
+        emulator_client,
+        accounts,
+        uri="/wiki/app/report-accounts/",
+        Authorization=f"JWT {app_token('POST', URI)}",
     )
     assert wiki.status_code == 200
     no_slash = "/app/report-accounts"
     assert (
         _report(
-            client, accounts, uri=no_slash, Authorization=f"JWT {app_token('POST', no_slash)}"
+            emulator_client, accounts, uri=no_slash, Authorization=f"JWT {app_token('POST', no_slash)}"
         ).status_code
         == 200
     )
 
 
-def test_injected_429s_then_recovery_and_the_call_log(client: FlaskClient, state: EmulatorState) -> None:
-    assert client.post("/_emulator/personal-data/faults", json={"count": 2, "retryAfter": 7}).get_json() == {
+def test_injected_429s_then_recovery_and_the_call_log(
+    emulator_client: FlaskClient, state: EmulatorState
+) -> None:
+    assert emulator_client.post(
+        "/_emulator/personal-data/faults", json={"count": 2, "retryAfter": 7}
+    ).get_json() == {
         "count": 2,
         "retryAfter": 7,
     }
     for _ in range(2):
-        limited = _report(client, [_account(CLOSED_TEST)])
+        limited = _report(emulator_client, [_account(CLOSED_TEST)])
         assert limited.status_code == 429 and limited.headers["Retry-After"] == "7"
-    assert client.get("/_emulator/personal-data/faults").get_json() == {"count": 0, "retryAfter": 7}
-    assert _report(client, [_account(CLOSED_TEST)]).status_code == 200
-    calls = client.get("/_emulator/personal-data/calls").get_json()["calls"]
+    assert emulator_client.get("/_emulator/personal-data/faults").get_json() == {"count": 0, "retryAfter": 7}
+    assert _report(emulator_client, [_account(CLOSED_TEST)]).status_code == 200
+    calls = emulator_client.get("/_emulator/personal-data/calls").get_json()["calls"]
     assert [c["status"] for c in calls] == [429, 429, 200]
     assert calls[2]["appKey"] == state.apps.all()[0].key and calls[2]["accounts"] == [_account(CLOSED_TEST)]
     assert calls[2]["answer"] == [{"accountId": CLOSED_TEST, "status": "closed"}]
     assert state.stats.snapshot()["routes"] == {"POST /app/report-accounts/": 3}
-    client.post("/_emulator/personal-data/calls/clear")
-    assert client.get("/_emulator/personal-data/calls").get_json() == {"calls": []}
+    emulator_client.post("/_emulator/personal-data/calls/clear")
+    assert emulator_client.get("/_emulator/personal-data/calls").get_json() == {"calls": []}
 
 
 @pytest.mark.parametrize(
@@ -203,10 +219,10 @@ def test_injected_429s_then_recovery_and_the_call_log(client: FlaskClient, state
     ],
 )
 def test_bad_control_input_changes_nothing(
-    client: FlaskClient, state: EmulatorState, path: str, body: Any, status: int
+    emulator_client: FlaskClient, state: EmulatorState, path: str, body: Any, status: int
 ) -> None:
     users, faults = state.site.users, state.personal_data.faults()
-    response = client.post(path, json=body)
+    response = emulator_client.post(path, json=body)
     assert response.status_code == status and response.get_json()["error"]
     assert state.site.users == users and state.personal_data.faults() == faults
     assert state.personal_data.change(BJORN) is None

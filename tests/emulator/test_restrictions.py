@@ -28,8 +28,8 @@ MEMBERS = {
 
 
 @pytest.fixture
-def restrictions(emulator: Flask) -> dict[int, dict[str, list[str]]]:
-    body = emulator.test_client().get("/_emulator/restrictions").get_json()
+def restrictions(emulator_app: Flask) -> dict[int, dict[str, list[str]]]:
+    body = emulator_app.test_client().get("/_emulator/restrictions").get_json()
     return {int(r["id"]): r["read"] for r in body["restrictions"]}
 
 
@@ -49,11 +49,11 @@ def readable(
     return True
 
 
-def walk(confluence: Confluence, uri: str, token: str | None) -> list[list[dict[str, Any]]]:
+def walk(emulator_api: Confluence, uri: str, token: str | None) -> list[list[dict[str, Any]]]:
     """Every page of a list, following ``Link: rel="next"`` verbatim; returns the pages' results."""
     pages = []
     while True:
-        response = confluence.get(uri, token=token)
+        response = emulator_api.get(uri, token=token)
         assert response.status_code == 200, response.get_data(as_text=True)
         pages.append(response.get_json()["results"])
         nxt = response.get_json()["_links"].get("next")
@@ -63,10 +63,10 @@ def walk(confluence: Confluence, uri: str, token: str | None) -> list[list[dict[
 
 
 @pytest.fixture
-def tokens(emulator: Flask) -> dict[str, str | None]:
+def tokens(emulator_app: Flask) -> dict[str, str | None]:
     return {
-        "ada": bearer_token(emulator, ADMIN_ACCOUNT_ID),
-        "una": bearer_token(emulator, USER_ACCOUNT_ID),
+        "ada": bearer_token(emulator_app, ADMIN_ACCOUNT_ID),
+        "una": bearer_token(emulator_app, USER_ACCOUNT_ID),
         "app": None,
     }
 
@@ -93,7 +93,7 @@ def test_seed_restricts_pages_in_every_space_deterministically(
 
 @pytest.mark.parametrize("who", ["ada", "una", "app"])
 def test_single_gets_follow_the_restrictions_of_page_and_ancestors(
-    confluence: Confluence,
+    emulator_api: Confluence,
     state: EmulatorState,
     restrictions: dict[int, dict[str, list[str]]],
     tokens: dict[str, str | None],
@@ -106,11 +106,11 @@ def test_single_gets_follow_the_restrictions_of_page_and_ancestors(
             continue
         kind = "pages" if item.kind == "page" else "blogposts"
         expected = readable(state, restrictions, account, item)
-        status = confluence.get(f"/wiki/api/v2/{kind}/{item.id}", token=token).status_code
+        status = emulator_api.get(f"/wiki/api/v2/{kind}/{item.id}", token=token).status_code
         assert status == (200 if expected else 404), (who, item.id, item.title)
         seen[expected] += 1
         if item.kind == "page":
-            labels = confluence.get(f"/wiki/api/v2/pages/{item.id}/labels", token=token).status_code
+            labels = emulator_api.get(f"/wiki/api/v2/pages/{item.id}/labels", token=token).status_code
             assert labels == status
     assert seen[True] > 0 and (seen[False] > 0) is (who != "ada")
 
@@ -118,7 +118,7 @@ def test_single_gets_follow_the_restrictions_of_page_and_ancestors(
 @pytest.mark.parametrize("who", ["una", "app"])
 @pytest.mark.parametrize("uri", ["/wiki/api/v2/pages?limit=7&sort=title", "/wiki/api/v2/blogposts?limit=2"])
 def test_lists_deliver_every_readable_item_once_in_full_pages(
-    confluence: Confluence,
+    emulator_api: Confluence,
     state: EmulatorState,
     restrictions: dict[int, dict[str, list[str]]],
     tokens: dict[str, str | None],
@@ -127,7 +127,7 @@ def test_lists_deliver_every_readable_item_once_in_full_pages(
 ) -> None:
     kind = "page" if "/pages" in uri else "blogpost"
     limit = int(dict(p.split("=") for p in urlsplit(uri).query.split("&"))["limit"])
-    pages = walk(confluence, uri, tokens[who])
+    pages = walk(emulator_api, uri, tokens[who])
     got = [r["id"] for page in pages for r in page]
     expected = {
         str(c.id)
@@ -143,7 +143,7 @@ def test_lists_deliver_every_readable_item_once_in_full_pages(
 
 
 def test_hierarchy_routes_drop_what_una_cannot_read(
-    confluence: Confluence,
+    emulator_api: Confluence,
     state: EmulatorState,
     restrictions: dict[int, dict[str, list[str]]],
     tokens: dict[str, str | None],
@@ -156,17 +156,17 @@ def test_hierarchy_routes_drop_what_una_cannot_read(
     assert parent is not None
     child = site.children[restricted][0]
     for token, visible in ((tokens["una"], False), (tokens["ada"], True), (None, True)):
-        kids = confluence.get(f"/wiki/api/v2/pages/{parent}/direct-children?limit=250", token=token)
+        kids = emulator_api.get(f"/wiki/api/v2/pages/{parent}/direct-children?limit=250", token=token)
         assert (str(restricted) in {r["id"] for r in kids.get_json()["results"]}) is visible
-        below = confluence.get(f"/wiki/api/v2/pages/{parent}/descendants?depth=10&limit=250", token=token)
+        below = emulator_api.get(f"/wiki/api/v2/pages/{parent}/descendants?depth=10&limit=250", token=token)
         ids = {r["id"] for r in below.get_json()["results"]}
         assert (str(restricted) in ids) is visible and (str(child) in ids) is visible
-        direct = confluence.get(f"/wiki/api/v2/pages/{child}", token=token).status_code
+        direct = emulator_api.get(f"/wiki/api/v2/pages/{child}", token=token).status_code
         assert direct == (200 if visible else 404)
 
 
 def test_pages_by_id_returns_only_readable_ones_and_allows_250(
-    confluence: Confluence,
+    emulator_api: Confluence,
     state: EmulatorState,
     restrictions: dict[int, dict[str, list[str]]],
     tokens: dict[str, str | None],
@@ -176,7 +176,7 @@ def test_pages_by_id_returns_only_readable_ones_and_allows_250(
     for who in ("una", "app"):
         results = [
             r
-            for page in walk(confluence, f"/wiki/api/v2/pages?id={query}&limit=250", tokens[who])
+            for page in walk(emulator_api, f"/wiki/api/v2/pages?id={query}&limit=250", tokens[who])
             for r in page
         ]
         expected = {
@@ -187,16 +187,16 @@ def test_pages_by_id_returns_only_readable_ones_and_allows_250(
         }
         assert {r["id"] for r in results} == expected and len(results) == len(expected)
     too_many = ",".join(str(1_000_001 + n) for n in range(251))
-    assert confluence.get(f"/wiki/api/v2/pages?id={too_many}").status_code == 400
+    assert emulator_api.get(f"/wiki/api/v2/pages?id={too_many}").status_code == 400
     blogs = ",".join(str(i) for i, c in state.site.content.items() if c.kind == "blogpost")
-    seen = confluence.get(f"/wiki/api/v2/blogposts?id={blogs}&limit=250", token=tokens["una"]).get_json()
+    seen = emulator_api.get(f"/wiki/api/v2/blogposts?id={blogs}&limit=250", token=tokens["una"]).get_json()
     assert 0 < len(seen["results"]) < blogs.count(",") + 1
 
 
 def test_control_route_sets_and_removes_restrictions(
-    emulator: Flask, confluence: Confluence, state: EmulatorState, tokens: dict[str, str | None]
+    emulator_app: Flask, emulator_api: Confluence, state: EmulatorState, tokens: dict[str, str | None]
 ) -> None:
-    control = emulator.test_client()
+    control = emulator_app.test_client()
     site = state.site
     # A page no restriction touches (its own, an ancestor's or its first child's).
     page = next(
@@ -214,9 +214,9 @@ def test_control_route_sets_and_removes_restrictions(
     response = control.post(url, json={"users": [USER_ACCOUNT_ID], "groups": ["site-admins"]})
     assert response.status_code == 200
     assert response.get_json()["read"] == {"users": [USER_ACCOUNT_ID], "groups": ["site-admins"]}
-    assert confluence.get(f"/wiki/api/v2/pages/{child}").status_code == 404  # the app: inherited
-    assert confluence.get(f"/wiki/api/v2/pages/{child}", token=tokens["una"]).status_code == 200
-    assert confluence.get(f"/wiki/api/v2/pages/{page}", token=tokens["ada"]).status_code == 200
+    assert emulator_api.get(f"/wiki/api/v2/pages/{child}").status_code == 404  # the app: inherited
+    assert emulator_api.get(f"/wiki/api/v2/pages/{child}", token=tokens["una"]).status_code == 200
+    assert emulator_api.get(f"/wiki/api/v2/pages/{page}", token=tokens["ada"]).status_code == 200
     # Bad input: 400 with a message, and the restriction is unchanged.
     for bad in (
         {"users": ["557058:nobody"]},
@@ -231,15 +231,15 @@ def test_control_route_sets_and_removes_restrictions(
     assert control.post("/_emulator/pages/42/restrictions", json={}).status_code == 404
     # The app's own account can be named; an empty body removes the restriction.
     assert control.post(url, json={"users": [APP_ACCOUNT]}).status_code == 200
-    assert confluence.get(f"/wiki/api/v2/pages/{child}").status_code == 200
-    assert confluence.get(f"/wiki/api/v2/pages/{child}", token=tokens["una"]).status_code == 404
+    assert emulator_api.get(f"/wiki/api/v2/pages/{child}").status_code == 200
+    assert emulator_api.get(f"/wiki/api/v2/pages/{child}", token=tokens["una"]).status_code == 404
     removed = control.post(url)
     assert removed.status_code == 200 and removed.get_json()["read"] == {"users": [], "groups": []}
-    assert confluence.get(f"/wiki/api/v2/pages/{child}", token=tokens["una"]).status_code == 200
+    assert emulator_api.get(f"/wiki/api/v2/pages/{child}", token=tokens["una"]).status_code == 200
 
 
 def test_v1_restriction_endpoint_shows_the_page_own_read_restriction(
-    confluence: Confluence,
+    emulator_api: Confluence,
     state: EmulatorState,
     restrictions: dict[int, dict[str, list[str]]],
     tokens: dict[str, str | None],
@@ -249,25 +249,27 @@ def test_v1_restriction_endpoint_shows_the_page_own_read_restriction(
         i for i, r in restrictions.items() if site.children.get(i) and r["users"] == [ADMIN_ACCOUNT_ID]
     )
     uri = f"/wiki/rest/api/content/{team}/restriction/byOperation/read"
-    body = confluence.get(uri).get_json()
+    body = emulator_api.get(uri).get_json()
     assert body["operation"] == "read"
     assert [u["accountId"] for u in body["restrictions"]["user"]["results"]] == [ADMIN_ACCOUNT_ID]
     assert [g["name"] for g in body["restrictions"]["group"]["results"]] == ["atlassian-addons-admin"]
     assert body["restrictions"]["user"]["size"] == 1 and body["_links"]["base"] == site.base_url
-    assert confluence.get(uri, token=tokens["una"]).status_code == 404
+    assert emulator_api.get(uri, token=tokens["una"]).status_code == 404
     # A child inherits the restriction but has none of its own, which is what the endpoint lists.
     child = site.children[team][0]
-    inherited = confluence.get(f"/wiki/rest/api/content/{child}/restriction/byOperation/read").get_json()
+    inherited = emulator_api.get(f"/wiki/rest/api/content/{child}/restriction/byOperation/read").get_json()
     assert (
         inherited["restrictions"]["user"]["results"] == [] and inherited["restrictions"]["group"]["size"] == 0
     )
-    assert confluence.get(f"/wiki/rest/api/content/{team}/restriction/byOperation/delete").status_code == 400
+    assert (
+        emulator_api.get(f"/wiki/rest/api/content/{team}/restriction/byOperation/delete").status_code == 400
+    )
 
 
-def test_app_bot_user_and_users_current(emulator: Flask, confluence: Confluence) -> None:
-    me = confluence.get("/wiki/rest/api/user/current").get_json()
+def test_app_bot_user_and_users_current(emulator_app: Flask, emulator_api: Confluence) -> None:
+    me = emulator_api.get("/wiki/rest/api/user/current").get_json()
     assert me["accountId"] == APP_ACCOUNT and me["accountType"] == "app"
-    apps = emulator.test_client().get("/_emulator/apps").get_json()["apps"]
+    apps = emulator_app.test_client().get("/_emulator/apps").get_json()["apps"]
     assert apps[0]["accountId"] == APP_ACCOUNT
     other = create_app(port=PORT, seed=7, now=NOW)
     register_app(emulator_state(other))

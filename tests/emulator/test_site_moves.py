@@ -59,10 +59,10 @@ def _last_installed(app: Flask) -> tuple[dict[str, Any], dict[str, Any]]:
 def test_migrate_gives_a_new_client_key_and_a_new_installation(
     live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     before = _install(server.url, app)
-    old_key, old_secret = emulator_state(emulator).site.client_key, app.config["SECRET"]
+    old_key, old_secret = emulator_state(emulator_app).site.client_key, app.config["SECRET"]
     base_url = f"{server.url}/wiki"
 
     response = requests.post(
@@ -108,10 +108,10 @@ def test_migrate_drops_an_app_that_refuses_the_new_install(
 def test_rename_keeps_the_client_key_and_sends_installed_with_the_new_base_url(
     live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     before = _install(server.url, app)
-    state = emulator_state(emulator)
+    state = emulator_state(emulator_app)
     client_key, secret = state.site.client_key, app.config["SECRET"]
     new_base = f"http://localhost:{server.port}/wiki"
 
@@ -157,14 +157,14 @@ def test_rename_keeps_the_client_key_and_sends_installed_with_the_new_base_url(
 def test_bad_renames_change_nothing(
     live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask], body: dict[str, Any]
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     _install(server.url, app)
     events = len(app.config["EVENTS"])
     body = {k: v.replace("PORT", str(server.port)) if isinstance(v, str) else v for k, v in body.items()}
     response = requests.post(f"{server.url}/_emulator/site/rename", json=body, timeout=30)
     assert response.status_code == 400 and response.json()["error"]
-    assert emulator_state(emulator).site.base_url == f"{server.url}/wiki"
+    assert emulator_state(emulator_app).site.base_url == f"{server.url}/wiki"
     assert len(app.config["EVENTS"]) == events
 
 
@@ -174,10 +174,10 @@ def test_bad_renames_change_nothing(
 def test_bad_migrations_change_nothing(
     live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask], body: dict[str, Any]
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     _install(server.url, app)
-    state = emulator_state(emulator)
+    state = emulator_state(emulator_app)
     client_key, record = state.site.client_key, state.apps.get(KEY)
     response = requests.post(f"{server.url}/_emulator/site/migrate", json=body, timeout=30)
     assert response.status_code == 400 and response.json()["error"]
@@ -187,14 +187,14 @@ def test_bad_migrations_change_nothing(
 def test_cli_migrate_and_rename(
     live_emulator: tuple[LiveServer, Flask], fake: tuple[LiveServer, Flask]
 ) -> None:
-    server, emulator = live_emulator
+    server, emulator_app = live_emulator
     _, app = fake
     _install(server.url, app)
     assert cli.main(["migrate", "--emulator", server.url, "--client-key", "emulator-cli-1"]) == 0
-    assert emulator_state(emulator).site.client_key == "emulator-cli-1"
+    assert emulator_state(emulator_app).site.client_key == "emulator-cli-1"
     assert (
         cli.main(["rename", "--emulator", server.url, "--base-url", f"http://localhost:{server.port}/wiki"])
         == 0
     )
-    assert emulator_state(emulator).site.base_url == f"http://localhost:{server.port}/wiki"
+    assert emulator_state(emulator_app).site.base_url == f"http://localhost:{server.port}/wiki"
     assert cli.main(["rename", "--emulator", server.url, "--base-url", "http://elsewhere/wiki"]) == 1

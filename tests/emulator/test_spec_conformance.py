@@ -29,7 +29,7 @@ ALWAYS_ALLOWED = {401}
 
 
 @pytest.fixture
-def emulator() -> Flask:
+def emulator_app() -> Flask:
     """A bigger site than the default (300 DOCS pages), so archived and trashed pages exist."""
     app = create_app(port=PORT, seed=7, pages=300, now=NOW)
     register_app(emulator_state(app))
@@ -170,10 +170,10 @@ def calls(state: EmulatorState) -> list[Call]:
     ]
 
 
-def _served(emulator: Flask) -> set[tuple[str, str]]:
+def _served(emulator_app: Flask) -> set[tuple[str, str]]:
     return {
         (method, _rule_to_spec_path(rule.rule))
-        for rule in emulator.url_map.iter_rules()
+        for rule in emulator_app.url_map.iter_rules()
         if rule.rule.startswith(PREFIX + "/")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
@@ -199,11 +199,11 @@ def check(method: str, template: str, response: Any) -> list[str]:
 
 
 def test_every_served_v2_route_answers_as_the_spec_says(
-    emulator: Flask, confluence: Confluence, state: EmulatorState
+    emulator_app: Flask, emulator_api: Confluence, state: EmulatorState
 ) -> None:
-    served = _served(emulator)
+    served = _served(emulator_app)
     templates = {t for _, t in served}
-    una = bearer_token(emulator, USER_ACCOUNT_ID)
+    una = bearer_token(emulator_app, USER_ACCOUNT_ID)
     exercised: set[tuple[str, str]] = set()
     failures: list[str] = []
     checked = 0
@@ -215,9 +215,9 @@ def test_every_served_v2_route_answers_as_the_spec_says(
         first = True
         while uri is not None:
             if call.method == "POST":
-                response = confluence.post(uri, call.body, token=token)
+                response = emulator_api.post(uri, call.body, token=token)
             else:
-                response = confluence.get(uri, token=token)
+                response = emulator_api.get(uri, token=token)
             if first and response.status_code != call.status:
                 failures.append(f"{call.method} {uri}: {response.status_code}, expected {call.status}")
             failures += [f"{call.method} {uri}: {p}" for p in check(call.method, template, response)]
@@ -226,15 +226,15 @@ def test_every_served_v2_route_answers_as_the_spec_says(
             body = response.get_json(silent=True)
             nxt = body.get("_links", {}).get("next") if response.status_code == 200 else None
             uri = nxt if isinstance(nxt, str) else None
-    unauthenticated = emulator.test_client().get(f"{PREFIX}/pages")
+    unauthenticated = emulator_app.test_client().get(f"{PREFIX}/pages")
     failures += [f"no auth: {p}" for p in check("GET", "/pages", unauthenticated)]
     assert not failures, f"{len(failures)} problems:\n" + "\n".join(failures[:40])
     assert exercised == served, f"routes without a conformance call: {sorted(served - exercised)}"
     assert checked > len(calls(state))  # cursors were followed
 
 
-def test_served_routes_all_exist_in_the_spec(emulator: Flask) -> None:
-    for method, template in _served(emulator):
+def test_served_routes_all_exist_in_the_spec(emulator_app: Flask) -> None:
+    for method, template in _served(emulator_app):
         assert openapi.operation(method, template)["responses"], (method, template)
 
 
@@ -243,10 +243,10 @@ def test_served_routes_all_exist_in_the_spec(emulator: Flask) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-def _page_answer(confluence: Confluence, state: EmulatorState) -> dict[str, Any]:
+def _page_answer(emulator_api: Confluence, state: EmulatorState) -> dict[str, Any]:
     space = state.site.space_by_key("DOCS")
     assert space is not None
-    body: dict[str, Any] = confluence.get(f"{PREFIX}/spaces/{space.id}/pages?limit=2").get_json()
+    body: dict[str, Any] = emulator_api.get(f"{PREFIX}/spaces/{space.id}/pages?limit=2").get_json()
     return body
 
 
@@ -263,9 +263,9 @@ def _page_answer(confluence: Confluence, state: EmulatorState) -> dict[str, Any]
     ],
 )
 def test_a_wrong_body_is_rejected(
-    confluence: Confluence, state: EmulatorState, mutate: Any, expected: str
+    emulator_api: Confluence, state: EmulatorState, mutate: Any, expected: str
 ) -> None:
-    good = _page_answer(confluence, state)
+    good = _page_answer(emulator_api, state)
     schema = openapi.response_schema("GET", "/spaces/{id}/pages", 200)
     assert schema is not None
     assert openapi.problems(good, schema) == []
@@ -276,10 +276,10 @@ def test_a_wrong_body_is_rejected(
 
 
 def test_merged_all_of_is_closed_and_nullable_is_honoured(
-    confluence: Confluence, state: EmulatorState
+    emulator_api: Confluence, state: EmulatorState
 ) -> None:
     page = next(c for c in state.site.content.values() if c.parent_id is None and c.kind == "page")
-    good = confluence.get(f"{PREFIX}/pages/{page.id}").get_json()
+    good = emulator_api.get(f"{PREFIX}/pages/{page.id}").get_json()
     schema = openapi.response_schema("GET", "/pages/{id}", 200)
     assert schema is not None
     assert good["parentId"] is None and openapi.problems(good, schema) == []
@@ -291,8 +291,8 @@ def test_merged_all_of_is_closed_and_nullable_is_honoured(
     assert any("'bogus'" in p for p in found) and any("'subtype'" in p for p in found), found
 
 
-def test_wrong_statuses_and_error_bodies_are_rejected(emulator: Flask, confluence: Confluence) -> None:
-    response = confluence.get(f"{PREFIX}/pages/1")
+def test_wrong_statuses_and_error_bodies_are_rejected(emulator_app: Flask, emulator_api: Confluence) -> None:
+    response = emulator_api.get(f"{PREFIX}/pages/1")
     assert check("GET", "/pages/{id}", response) == []
     # /pages declares no 404, so a 404 from it would be reported.
     assert any("not declared" in p for p in check("GET", "/pages", response))

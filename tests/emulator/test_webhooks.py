@@ -62,12 +62,12 @@ def receiver() -> Iterator[tuple[LiveServer, Flask]]:
 def site(receiver: tuple[LiveServer, Flask]) -> tuple[FlaskClient, EmulatorState, Flask]:
     """An emulator (not listening: webhooks only go out) with one app subscribed to every event."""
     server, app = receiver
-    emulator = create_app(port=PORT, seed=7, now=NOW, webhook_timeout=0.5)
-    state = emulator_state(emulator)
+    emulator_app = create_app(port=PORT, seed=7, now=NOW, webhook_timeout=0.5)
+    state = emulator_state(emulator_app)
     modules = {"webhooks": [{"event": e, "url": f"/webhooks/{e}"} for e in (*PAGE_EVENTS, *BLOG_EVENTS)]}
     register_app(state, base_url=f"{server.url}{BASE_PATH}", modules=modules)
     app.config["SECRETS"] = {state.site.client_key: SECRET}
-    return emulator.test_client(), state, app
+    return emulator_app.test_client(), state, app
 
 
 def _leaf(state: EmulatorState) -> int:
@@ -184,8 +184,8 @@ def test_module_options_exclude_body_queries_and_absolute_urls(
     receiver: tuple[LiveServer, Flask],
 ) -> None:
     server, app = receiver
-    emulator = create_app(port=PORT, seed=7, now=NOW)
-    state = emulator_state(emulator)
+    emulator_app = create_app(port=PORT, seed=7, now=NOW)
+    state = emulator_state(emulator_app)
     base = f"{server.url}{BASE_PATH}"
     modules = {
         "webhooks": [
@@ -199,7 +199,7 @@ def test_module_options_exclude_body_queries_and_absolute_urls(
     }
     register_app(state, base_url=base, modules=modules)
     app.config["SECRETS"] = {state.site.client_key: SECRET}
-    client = emulator.test_client()
+    client = emulator_app.test_client()
     _post(client, f"/_emulator/pages/{_leaf(state)}/update")
     _flush(client)
     got = {r.path: r for r in received(app)}
