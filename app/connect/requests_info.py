@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -13,9 +14,13 @@ from app.errors import InvalidPayloadError, InvalidTokenError, MissingTokenError
 _AUTH_SCHEME = "JWT "
 
 
-def token_from(request: Request) -> str:
-    """Return the JWT from ``?jwt=`` or ``Authorization: JWT …``; refuse none or two different ones."""
-    from_query = request.args.getlist("jwt")
+def token_from(request: Request, query: Sequence[tuple[str, str]] | None = None) -> str:
+    """Return the JWT from ``?jwt=`` or ``Authorization: JWT …``; refuse none or two different ones.
+
+    :param query: the request's query, already decoded (``qsh.parse_query(raw_query(request))``), so a
+        caller that computes the qsh parses the query once; by default ``request.args``.
+    """
+    from_query = request.args.getlist("jwt") if query is None else [v for k, v in query if k == "jwt"]
     header = request.headers.get("Authorization", "")
     from_header = header[len(_AUTH_SCHEME) :].strip() if header.startswith(_AUTH_SCHEME) else None
     if len(from_query) > 1:
