@@ -27,7 +27,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, current_app
 
-from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest
+from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest, server_environ
 from app.commands import register_commands
 from app.connect import descriptor, lifecycle, webhooks
 from app.connect.auth import enforce_authentication
@@ -79,6 +79,7 @@ class Connect:
         for blueprint in (descriptor.bp, lifecycle.bp, webhooks.bp, *blueprints):
             app.register_blueprint(blueprint)
         proxy.init_app(app)
+        server_environ.init_app(app)  # outermost: no process variable reaches a request
         http_headers.init_app(app)
         error_pages.init_app(app)
         observability.init_app(app)

@@ -1,4 +1,5 @@
-"""Side by side: our app under gunicorn against atlassian-connect-express (ACE) 11.5.3, with wrk.
+"""Side by side: our app, served by the Procfile's web: line (granian), against atlassian-connect-express
+(ACE) 11.5.3, with wrk, each server pinned to one core and wrk to the other.
 
 Both servers run on this machine, on loopback, with real installs: ACE gets an RS256 signed install
 whose public key is on a loopback install-keys server (``tests/kit/atlassian.KeyServer``); ours is
@@ -7,20 +8,24 @@ each server for a fixed duration after a warm-up, cycling through pre-signed URL
 
 * ``iframe``: an iframe load with a product-signed URL (HS256, qsh over the full query with
   Confluence's ``xdm_e``, ``xdm_c``, ``cp``, ``lic``, ``cv``; token in ``?jwt=``). ACE: its ``/macro``
-  route, a trivial page. Ours: ``/macros/freshness``, the real freshness report served from the shared
-  database cache (filled by a first render before measuring), so every request also reads the
-  tenant's settings and the cached report, decodes its JSON and renders a Jinja template.
+  route, a trivial page. Ours: ``/macros/freshness``, the real freshness report served warm from the
+  shared database cache (filled by a first render and one scan before measuring): every request reads
+  the tenant, its settings and the cached report's version, confirms the viewer's rows (cached) and
+  fills the memoised page with its own scope token.
 * ``admin``: the admin iframe. ACE: ``/config`` (trivial page). Ours: ``/admin/freshness`` (settings,
-  health, and the site-admin check, cached per worker for 60 s).
+  health, and the site-admin check, cached per process for 60 s).
 * ``bad-qsh``: a valid signature whose qsh was computed for another query; both answer 401. This
   isolates the JWT verification path (tenant lookup, signature, qsh).
-* ``descriptor``: ``GET /atlassian-connect.json``, unauthenticated.
+* ``descriptor`` (only with ``--scenarios``): ``GET /atlassian-connect.json``, unauthenticated.
 
-It prints requests/s, p50 and p99 latency for ACE and for us and the ratio ours/ACE, the CPU time the
-server spent per request, and the peak RSS of each server's process tree. It asserts nothing about
-timing: wrk and both servers share this machine's cores, so the figures are relative ones.
+Every server runs under ``taskset -c 0`` (``--server-cpu``): ACE's one node process, and ours with
+``--workers`` processes (default 1, ``WEB_CONCURRENCY``); wrk and this script (with the emulator, idle
+while wrk runs) under ``taskset -c 1`` (``--load-cpu``). It prints requests/s, p50 and p99 latency, the
+CPU time the server's process tree spent per request, the ratios ours/ACE, issue 14's goals, and the
+peak RSS of each server's process tree. It asserts nothing about timing.
 
-Run: ``.venv/bin/python benchmarks/vs_ace.py [--duration 10] [--connections 16]``.
+Run: ``.venv/bin/python benchmarks/vs_ace.py [--duration 10] [--connections 16]``;
+``--variants granian,gunicorn-sync,gunicorn-gthread`` adds gunicorn (``gunicorn.conf.py``) for comparison.
 The ACE side is ``benchmarks/ace/`` (our small ACE app; ``package-lock.json`` pins ACE 11.5.3):
 ``benchmarks/ace/setup`` runs ``npm ci`` there once (about 2 minutes; Node 20+ and npm needed).
 ``--check`` only sets ACE up, starts it, installs a tenant and loads its macro once (no wrk needed).
@@ -119,7 +124,19 @@ class Server:
             os.killpg(self.process.pid, signal.SIGKILL)
 
 
+#: The core each server runs on, and the one wrk (and this script, with the idle emulator) runs on;
+#: set by main() from --server-cpu/--load-cpu. None: no pinning.
+PINNING: dict[str, int | None] = {"server": None, "load": None}
+
+
+def pinned(argv: list[str], role: str) -> list[str]:
+    """``argv`` under ``taskset -c CPU`` for ``role`` (server or load); children inherit the core."""
+    cpu = PINNING[role]
+    return argv if cpu is None else ["taskset", "-c", str(cpu), *argv]
+
+
 def start(name: str, argv: list[str], *, cwd: Path, env: dict[str, str], log_dir: Path) -> Server:
+    argv = pinned(argv, "server")
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as out:
         process = subprocess.Popen(
@@ -458,10 +475,28 @@ def migrate(env: dict[str, str]) -> None:
         raise BenchError(f"flask db upgrade failed ({env['APP_DATABASE_URL']}):\n{result.stderr[-2000:]}")
 
 
-def start_gunicorn(name: str, port: int, env: dict[str, str], threads: int, log_dir: Path) -> Server:
-    argv = [str(BIN / "gunicorn"), "app:create_app()", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-    if threads > 1:
-        argv += ["--worker-class", "gthread", "--threads", str(threads)]
+def procfile_web_line() -> str:
+    """The ``web:`` line of the repository's Procfile, bound to loopback for the benchmark."""
+    for line in (REPO / "Procfile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip().replace("--host 0.0.0.0", "--host 127.0.0.1")
+    raise BenchError("the Procfile has no web: line")
+
+
+#: Our server variants: the Procfile's web: line (production), and gunicorn for comparison.
+VARIANTS = ("granian", "gunicorn-sync", "gunicorn-gthread")
+
+
+def start_ours(
+    variant: str, name: str, port: int, env: dict[str, str], workers: int, log_dir: Path
+) -> Server:
+    if variant == "granian":
+        web_env = {**env, "PORT": str(port), "WEB_CONCURRENCY": str(workers), "PATH": f"{BIN}:{env['PATH']}"}
+        return start(name, ["bash", "-c", procfile_web_line()], cwd=REPO, env=web_env, log_dir=log_dir)
+    argv = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"]
+    argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "/dev/null"]
+    if variant == "gunicorn-gthread":
+        argv += ["--worker-class", "gthread", "--threads", "4"]
     return start(name, argv, cwd=REPO, env=env, log_dir=log_dir)
 
 
@@ -560,17 +595,20 @@ class Result:
 
 
 def run_wrk(url: str, script: Path, seconds: float, connections: int, threads: int) -> dict[str, int]:
-    argv = [
-        "wrk",
-        f"-t{threads}",
-        f"-c{connections}",
-        f"-d{max(1, round(seconds))}s",
-        "--timeout",
-        "10s",
-        "-s",
-        str(script),
-        url,
-    ]
+    argv = pinned(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+        "load",
+    )
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
     except subprocess.TimeoutExpired:
@@ -677,15 +715,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds measured per scenario and server")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per scenario and server")
     parser.add_argument("--pages", type=int, default=1000, help="pages in the emulator's DOCS space")
     parser.add_argument(
         "--variants",
-        default="sync,gthread",
-        help="our gunicorn variants: sync (2 sync workers) and/or gthread (2 workers x 4 threads)",
+        default="granian",
+        help="our servers: granian (the Procfile's web: line), gunicorn-sync, gunicorn-gthread (4 threads)",
     )
-    parser.add_argument("--scenarios", default=",".join(s[0] for s in SCENARIOS))
+    parser.add_argument("--workers", type=int, default=1, help="our server's processes (WEB_CONCURRENCY)")
+    parser.add_argument("--server-cpu", type=int, default=0, help="the core every server is pinned to")
+    parser.add_argument("--load-cpu", type=int, default=1, help="the core wrk and this script run on")
+    parser.add_argument("--no-pin", action="store_true", help="pin nothing (e.g. on a one-core machine)")
+    parser.add_argument(
+        "--scenarios", default="iframe,admin,bad-qsh", help="of iframe, admin, bad-qsh, descriptor"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--check", action="store_true", help="only check that ACE sets up and answers")
     args = parser.parse_args()
@@ -696,8 +740,18 @@ def main() -> int:
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian: apt-get install wrk)")
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    if not variants or any(v not in {"sync", "gthread"} for v in variants):
-        parser.error("--variants takes sync and/or gthread")
+    if not variants or any(v not in VARIANTS for v in variants):
+        parser.error(f"--variants takes {', '.join(VARIANTS)}")
+    if not args.no_pin:
+        if shutil.which("taskset") is None:
+            parser.error("taskset is not installed (Debian: util-linux); or pass --no-pin")
+        cpus = os.sched_getaffinity(0)
+        if args.server_cpu not in cpus or args.load_cpu not in cpus or args.server_cpu == args.load_cpu:
+            parser.error(f"--server-cpu and --load-cpu must be two different cores of {sorted(cpus)}")
+        PINNING.update(server=args.server_cpu, load=args.load_cpu)
+        os.sched_setaffinity(
+            0, {args.load_cpu}
+        )  # this script and its idle emulator stay off the server's core
     scenarios = [s for s in SCENARIOS if s[0] in args.scenarios.split(",")]
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -749,8 +803,7 @@ def main() -> int:
                 ours = Ours(app_url, app_port, env, macro_path="")
                 for v_index, variant in enumerate(variants):
                     label = f"ours {variant}" + (f" {db_name}" if len(databases) > 1 else "")
-                    threads = 4 if variant == "gthread" else 1
-                    server = start_gunicorn(label.replace(" ", "-"), app_port, env, threads, tmp)
+                    server = start_ours(variant, label.replace(" ", "-"), app_port, env, args.workers, tmp)
                     try:
                         wait_up(server, f"{app_url}/atlassian-connect.json", timeout=30)
                         rss.watch(label, server.process.pid)
@@ -811,6 +864,11 @@ def main() -> int:
     return 0
 
 
+#: Issue 14's goals, ours against ACE: req/s ratio, p99 no worse, CPU per warm request, the 401 path.
+GOALS = {"iframe": 3.5, "admin": 3.5, "bad-qsh": 2.0}
+GOAL_CPU_MS = 0.45
+
+
 def report(
     results: dict[tuple[str, str], Result],
     targets: list[str],
@@ -824,38 +882,60 @@ def report(
     print()
     for name, version in tool_versions.items():
         print(f"{name + ':':6} {version}")
+    pinning = (
+        "nothing pinned"
+        if PINNING["server"] is None
+        else f"each server pinned to CPU {PINNING['server']}, wrk (and this script) to CPU {PINNING['load']}"
+    )
     print(
         f"load:  wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s "
-        f"per scenario and server, {URLS_PER_SCENARIO} pre-signed URLs cycled; {os.cpu_count()} CPUs "
-        "shared by wrk and the servers"
+        f"per scenario and server, {URLS_PER_SCENARIO} pre-signed URLs cycled; {os.cpu_count()} CPUs, "
+        f"{pinning}"
     )
     print(
         "ACE:   node app.js (one process, NODE_ENV=production, sqlite store). "
-        "ours: gunicorn 'app:create_app()' -w 2 (sync; gthread = 4 threads per worker), "
-        "secrets sealed at rest (APP_SECRETS_KEYS)"
+        f"ours: {args.workers} process(es); granian = the Procfile's web: line "
+        f"(`{procfile_web_line()}`), secrets sealed at rest (APP_SECRETS_KEYS)"
     )
     print()
     for kind, title, _expected in scenarios:
         ace = results.get(("ACE", kind))
         print(f"{kind}: {title}")
         print(
-            f"  {'server':22}{'status':>7}{'bytes':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'CPU ms/req':>12}{'errors':>8}{'req/s ours/ACE':>16}{'p50 ours/ACE':>14}"
+            f"  {'server':22}{'status':>7}{'bytes':>8}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+            f"{'CPU ms/req':>11}{'errors':>7}{'req/s vs ACE':>13}{'p99 vs ACE':>11}{'CPU vs ACE':>11}"
         )
         for target in targets:
             r = results.get((target, kind))
             if r is None:
                 continue
-            ratio = p50_ratio = ""
+            ratio = p99_ratio = cpu_ratio = ""
             if target != "ACE" and ace is not None:
                 ratio = f"{r.rps / ace.rps:.2f}x"
-                p50_ratio = f"{r.p50_ms / ace.p50_ms:.2f}x" if ace.p50_ms else ""
+                p99_ratio = f"{r.p99_ms / ace.p99_ms:.2f}x" if ace.p99_ms else ""
+                cpu_ratio = (
+                    f"{r.cpu_ms_per_request / ace.cpu_ms_per_request:.2f}x" if ace.cpu_ms_per_request else ""
+                )
             print(
-                f"  {target:22}{r.status:>7}{r.body_bytes:>8}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
-                f"{r.cpu_ms_per_request:>12.2f}{r.errors + r.non_expected:>8}{ratio:>16}{p50_ratio:>14}"
+                f"  {target:22}{r.status:>7}{r.body_bytes:>8}{r.rps:>9.0f}{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}"
+                f"{r.cpu_ms_per_request:>11.3f}{r.errors + r.non_expected:>7}{ratio:>13}{p99_ratio:>11}"
+                f"{cpu_ratio:>11}"
             )
         print()
-    print("peak RSS of each server's process tree (ACE: the node app; ours: gunicorn master + 2 workers):")
+    print("issue 14's goals (ours / ACE):")
+    for target in targets[1:]:
+        for kind, goal in GOALS.items():
+            ours, ace = results.get((target, kind)), results.get(("ACE", kind))
+            if ours is None or ace is None:
+                continue
+            line = f"  {target:22}{kind:9} req/s {ours.rps / ace.rps:5.2f}x (goal >= {goal}x)"
+            if kind != "bad-qsh":
+                line += f", p99 {ours.p99_ms:.2f} vs {ace.p99_ms:.2f} ms (goal <=)"
+            if kind == "iframe":
+                line += f", CPU {ours.cpu_ms_per_request:.3f} ms/req (goal <= {GOAL_CPU_MS})"
+            print(line)
+    print()
+    print("peak RSS of each server's process tree (ACE: the node app; ours: the server and its workers):")
     for target in targets:
         print(f"  {target:22}{peaks.get(target, 0) / 1024:>8.1f} MiB")
     for name, note in notes.items():
@@ -863,10 +943,9 @@ def report(
     print(
         "\nNot like for like: ACE's /macro and /config render a trivial page (a tenant lookup and a string"
         "\ntemplate). Our /macros/freshness does real work per request: tenant lookup, settings read, the"
-        "\ncached report read from the shared database, its JSON decoded, a scope token signed and a Jinja"
-        "\npage rendered; /admin/freshness reads settings and health and checks the site-admin cache."
-        "\nThe bad-qsh and descriptor rows are the closest to like for like. gunicorn sync workers close the"
-        "\nconnection after each response (no keep-alive); node and gthread keep connections open."
+        "\ncached report read from the shared database, the viewer's rows, a scope token signed and the"
+        "\npage (memoised) filled in; /admin/freshness reads settings and health and checks the site-admin"
+        "\ncache. bad-qsh (401) is the closest to like for like."
     )
     print(f"\ntotal time {elapsed:.0f} s")
 

@@ -1,5 +1,6 @@
-"""The documented commands: migrate with ``flask db upgrade``, serve with ``flask run`` or gunicorn,
-then install over real HTTP with a signed install and load module routes with product-signed URLs."""
+"""The documented commands: migrate with ``flask db upgrade``, serve with the Procfile's ``web:`` line
+(granian), gunicorn or ``flask run``, then install over real HTTP with a signed install and load module
+routes with product-signed URLs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site
 from tests.kit.confluence import FakeConfluence
 from tests.kit.database import fresh_database_url
 from tests.kit.processes import BIN, app_env, flask, free_port, running
+from tests.kit.procfile import web_command, web_env
 
 AWKWARD = [
     ("pageId", "98310"),
@@ -22,7 +24,7 @@ AWKWARD = [
 ]
 
 
-@pytest.mark.parametrize("server", ["flask run", "gunicorn"])
+@pytest.mark.parametrize("server", ["flask run", "gunicorn", "granian"])
 def test_commands_serve_a_signed_install_and_signed_module_urls(
     tmp_path: Path, atlassian: Atlassian, confluence: FakeConfluence, server: str
 ) -> None:
@@ -39,11 +41,12 @@ def test_commands_serve_a_signed_install_and_signed_module_urls(
     )
     migrated = flask("db", "upgrade", env=env)
     assert migrated.returncode == 0, migrated.stderr
-    command = (
-        [str(BIN / "flask"), "--app", "app", "run", "--port", str(port)]
-        if server == "flask run"
-        else [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "app:create_app()"]
-    )
+    if server == "flask run":
+        command = [str(BIN / "flask"), "--app", "app", "run", "--port", str(port)]
+    elif server == "gunicorn":
+        command = [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "app:create_app()"]
+    else:  # production: the Procfile's web: line
+        command, env = web_command(), web_env(env, port=port)
     with running(command, env=env, probe_url=f"{base_url}/atlassian-connect.json"):
         descriptor = requests.get(f"{base_url}/atlassian-connect.json", timeout=5).json()
         assert descriptor["baseUrl"] == base_url

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
@@ -11,7 +11,7 @@ from flask import Flask, current_app, g, request
 
 from app import clock
 from app.connect import tokens
-from app.connect.qsh import query_string_hash
+from app.connect.qsh import parse_query, query_string_hash_of_params
 from app.connect.requests_info import raw_path, raw_query, token_from
 from app.connect.stores import tenant_store
 from app.tenants.models import Tenant
@@ -57,10 +57,14 @@ def now_seconds() -> int:
     return clock.now_seconds()
 
 
-def expected_qsh() -> str:
-    """Return the qsh of the current request, relative to the path of the app's base URL."""
+def expected_qsh(query: Sequence[tuple[str, str]] | None = None) -> str:
+    """Return the qsh of the current request, relative to the path of the app's base URL.
+
+    :param query: the raw query already decoded with ``parse_query`` (parsed once per request).
+    """
     base_path = urlsplit(current_app.config["BASE_URL"]).path
-    return query_string_hash(request.method, raw_path(request), raw_query(request), base_path)
+    params = parse_query(raw_query(request)) if query is None else query
+    return query_string_hash_of_params(request.method, raw_path(request), params, base_path)
 
 
 def authenticate_request(*, allow_context_qsh: bool = False) -> None:
@@ -79,10 +83,11 @@ def authenticate_request(*, allow_context_qsh: bool = False) -> None:
         found[client_key] = tenant
         return tenant.shared_secret
 
+    query = parse_query(raw_query(request))  # once: for the token and for the qsh
     claims = tokens.verify_host_token(
-        token_from(request),
+        token_from(request, query),
         secret_for=secret_for,
-        expected_qsh=expected_qsh(),
+        expected_qsh=lambda: expected_qsh(query),  # computed only for a token whose signature holds
         now=now_seconds(),
         allow_context_qsh=allow_context_qsh,
     )

@@ -75,7 +75,15 @@ def canonical_request(method: str, path: str, query: str = "", base_path: str = 
 
 def query_string_hash(method: str, path: str, query: str = "", base_path: str = "") -> str:
     """Return the qsh claim (lower-case hex SHA-256 of the canonical request)."""
-    return hashlib.sha256(canonical_request(method, path, query, base_path).encode("utf-8")).hexdigest()
+    return query_string_hash_of_params(method, path, parse_query(query), base_path)
+
+
+def query_string_hash_of_params(
+    method: str, path: str, params: Iterable[tuple[str, str]], base_path: str = ""
+) -> str:
+    """Return the qsh of a raw path and a query already decoded by :func:`parse_query`."""
+    canonical = f"{method.upper()}&{canonical_uri(path, base_path)}&{canonical_query(params)}"
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def query_string_hash_for_url(method: str, url: str, base_url: str = "") -> str:

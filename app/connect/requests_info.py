@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -13,9 +14,13 @@ from app.errors import InvalidPayloadError, InvalidTokenError, MissingTokenError
 _AUTH_SCHEME = "JWT "
 
 
-def token_from(request: Request) -> str:
-    """Return the JWT from ``?jwt=`` or ``Authorization: JWT …``; refuse none or two different ones."""
-    from_query = request.args.getlist("jwt")
+def token_from(request: Request, query: Sequence[tuple[str, str]] | None = None) -> str:
+    """Return the JWT from ``?jwt=`` or ``Authorization: JWT …``; refuse none or two different ones.
+
+    :param query: the request's query, already decoded (``qsh.parse_query(raw_query(request))``), so a
+        caller that computes the qsh parses the query once; by default ``request.args``.
+    """
+    from_query = request.args.getlist("jwt") if query is None else [v for k, v in query if k == "jwt"]
     header = request.headers.get("Authorization", "")
     from_header = header[len(_AUTH_SCHEME) :].strip() if header.startswith(_AUTH_SCHEME) else None
     if len(from_query) > 1:
@@ -33,15 +38,23 @@ def raw_path(request: Request) -> str:
 
     Werkzeug's ``request.path`` is decoded, which would change the qsh of paths holding ``%xx`` (the
     canonical URI is the path as sent: docs/qsh.md). Servers that keep the raw URI (Werkzeug, gunicorn)
-    say so in ``RAW_URI``/``REQUEST_URI``; otherwise the decoded path is re-encoded.
+    say so in ``RAW_URI``/``REQUEST_URI``; otherwise (granian) the decoded path is re-encoded.
     """
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
     if isinstance(raw, str) and raw:
         path = urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0]
         if path.startswith("/"):
             return path
+    # Servers that keep no raw URI (granian): rebuild it from the decoded path. PEP 3333 gives
+    # PATH_INFO as the received bytes, one character per byte (latin-1), so a UTF-8 path is encoded
+    # byte for byte. Exact for a path encoded canonically (only what must be encoded); an encoded "/"
+    # or an over-encoded character such as "%7E" cannot be told apart once decoded (docs/qsh.md).
     full = (request.environ.get("SCRIPT_NAME", "") or "") + (request.environ.get("PATH_INFO", "") or "")
-    return quote(full, safe="/!$&'()*+,;=:@-._~")
+    try:
+        wire = full.encode("latin-1")
+    except UnicodeEncodeError:  # a server that decoded the path as text: its characters, as UTF-8
+        wire = full.encode("utf-8")
+    return quote(wire, safe="/!$&'()*+,;=:@-._~")
 
 
 def raw_query(request: Request) -> str:

@@ -69,19 +69,6 @@ def unverified_header(token: str) -> dict[str, Any]:
         raise InvalidTokenError("the token is malformed") from exc
 
 
-def unverified_issuer(token: str) -> str:
-    """Return the ``iss`` claim without verifying the signature (to find the tenant's secret)."""
-    unverified_header(token)
-    try:
-        claims = jwt.decode(token, options=cast(Options, {"verify_signature": False, **_NO_TIME_CHECKS}))
-    except jwt.InvalidTokenError as exc:
-        raise InvalidTokenError("the token is malformed") from exc
-    issuer = claims.get("iss")
-    if not isinstance(issuer, str) or not issuer:
-        raise InvalidTokenError("the token has no issuer")
-    return issuer
-
-
 def _check_times(claims: Claims, now: int) -> None:
     """Check ``exp``, ``iat`` and ``nbf`` against ``now`` with the leeway."""
     for name in ("exp", "iat", "nbf"):
@@ -128,27 +115,86 @@ def _decode(token: str, key: Any, algorithm: str, required: list[str]) -> Claims
     return claims
 
 
+#: Parses a host token once: header, payload and PyJWT's claim checks (the required claims; ``sub`` and
+#: ``jti`` strings when present) in one call. Its signature cannot be checked in that call, since the key
+#: is the secret of the tenant the payload names; ``_HS256`` (PyJWT's own HS256) checks it right after.
+_HOST_PARSER: Final = jwt.PyJWT()
+_HOST_PARSE_OPTIONS: Final = cast(
+    Options,
+    {
+        "verify_signature": False,
+        "require": _HOST_REQUIRED,
+        "verify_sub": True,
+        "verify_jti": True,
+        "verify_aud": False,
+        "verify_iss": False,
+        **_NO_TIME_CHECKS,
+    },
+)
+_HS256: Final = jwt.get_algorithm_by_name("HS256")
+
+
+def _parse_host_token(token: str) -> tuple[dict[str, Any], Claims, bytes]:
+    """Return the header, claims and signature of ``token``, parsed once; nothing is trusted yet."""
+    _check_size(token)
+    try:
+        decoded = _HOST_PARSER.decode_complete(token, options=_HOST_PARSE_OPTIONS)
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidTokenError(f"the {exc.claim} claim is missing") from exc
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        raise InvalidTokenError("the token is malformed") from exc
+    header: dict[str, Any] = decoded["header"]
+    claims: Claims = decoded["payload"]
+    signature: bytes = decoded["signature"]
+    return header, claims, signature
+
+
+def _check_hs256_signature(token: str, signature: bytes, secret: str) -> None:
+    """Check the token's HS256 signature with PyJWT's algorithm over the signed part of the token."""
+    signing_input = token.encode("utf-8").rsplit(b".", 1)[0]  # header.payload, as PyJWS signs it
+    try:
+        key = _HS256.prepare_key(secret)
+        valid = _HS256.verify(signing_input, key, signature)
+    except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
+        raise InvalidTokenError("the signature does not verify") from exc
+    if not valid:
+        raise InvalidTokenError("the signature does not verify")
+
+
 def verify_host_token(
     token: str,
     *,
     secret_for: Callable[[str], str | None],
-    expected_qsh: str,
+    expected_qsh: str | Callable[[], str],
     now: int,
     allow_context_qsh: bool = False,
 ) -> Claims:
     """Verify an HS256 token from a tenant and its qsh; return the claims or raise ConnectAuthError.
 
+    The token is parsed once (PyJWT: header, payload, required claims), its ``alg`` must be HS256, the
+    secret is looked up by its ``iss``, and PyJWT's HS256 checks the signature with that secret; then
+    the times and the qsh.
+
     :param secret_for: returns the shared secret of an installed tenant, or ``None`` if there is none.
-    :param expected_qsh: the qsh computed from the request as received.
+    :param expected_qsh: the qsh computed from the request as received, or a function computing it
+        (called only once the signature has verified, and never for ``allow_context_qsh``).
     :param allow_context_qsh: accept only the literal ``context-qsh`` (routes called from iframe JS).
     """
-    issuer = unverified_issuer(token)
+    header, claims, signature = _parse_host_token(token)
+    if header.get("alg") != "HS256":  # pinned: the header's own choice is never trusted
+        raise InvalidTokenError("only HS256 tokens are accepted here")
+    issuer = claims["iss"]
+    if not isinstance(issuer, str) or not issuer:
+        raise InvalidTokenError("the token has no issuer")
     secret = secret_for(issuer)
     if secret is None:
         raise UnknownIssuerError(issuer)
-    claims = _decode(token, secret, "HS256", _HOST_REQUIRED)
+    _check_hs256_signature(token, signature, secret)
     _check_times(claims, now)
-    _check_qsh(claims, expected_qsh, allow_context_qsh)
+    if allow_context_qsh:
+        _check_qsh(claims, CONTEXT_QSH, allow_context_qsh=True)
+    else:
+        _check_qsh(claims, expected_qsh if isinstance(expected_qsh, str) else expected_qsh(), False)
     return claims
 
 

@@ -6,18 +6,27 @@ or, before the first scan of a scope has ended, a progress page that follows the
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template, request, url_for
+from flask import Blueprint, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
 from app.reports.settings import load_settings
+from app.views import render_memo
 from app.views.macro_params import MacroParams
-from app.views.report_page import progress_json, report_context, scope_token_for
+from app.views.report_page import page_memo_key, progress_json, report_context, scope_token_for
 from app.views.tenant_client import report_service
 
 bp = Blueprint("macro", __name__)
+
+
+def memo() -> render_memo.RenderMemo:
+    """This app's memo of rendered macro pages (one per app and process)."""
+    found: render_memo.RenderMemo = current_app.extensions.setdefault(
+        "macro_render_memo", render_memo.RenderMemo()
+    )
+    return found
 
 
 @bp.route("/macros/freshness", methods=ANY_METHOD, provide_automatic_options=False)
@@ -43,9 +52,16 @@ def freshness() -> ResponseReturnValue:
             view.report,
             page_size=params.rows,
             refresh=view.job,
-            scope_token=token,
+            scope_token=render_memo.SCOPE_TOKEN,
         )
-        return render_template("macro/freshness.html", **context)
+        # The page is memoised without its per-request values, which are put in after.
+        computed_ago = context["computed_ago"]
+        context["computed_ago"] = render_memo.COMPUTED_AGO
+        page = memo().get_or_render(
+            page_memo_key(tenant, view.report, settings, context),
+            lambda: render_template("macro/freshness.html", **context),
+        )
+        return render_memo.fill(page, scope_token=token, computed_ago=computed_ago)
     job = view.job
     if job is not None and job.state == "failed":
         return render_template(

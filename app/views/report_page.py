@@ -6,6 +6,7 @@ status endpoint renders the same fragment and the page's script swaps it in with
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, Final
 
 from flask import current_app, render_template, url_for
@@ -111,6 +112,32 @@ def report_context(
         "items_url": url_for("api.freshness_items"),
         "scope_token": scope_token,
     }
+
+
+def page_memo_key(
+    tenant: Tenant, report: FreshnessReport, settings: Hashable, context: dict[str, Any]
+) -> Hashable:
+    """Everything a macro page built from ``report_context`` shows, but the per-request values.
+
+    The scope token and "computed … ago" are left out: the memoised page holds placeholders for them
+    (``render_memo``). The rows are in by value (title, link, age, version, editor's name), so the
+    key changes with the viewer's visible rows, their names and the day.
+    """
+    refresh: JobView | None = context["refresh"]
+    return (
+        tenant.client_key,
+        tenant.base_url,
+        tenant.display_url,
+        context["scope"],
+        report.computed_at,
+        (report.space_name, report.scanned, report.stale),
+        settings,
+        context["page_size"],
+        context["more"],
+        context["withheld"],
+        (refresh.in_progress, refresh.state, refresh.message) if refresh is not None else None,
+        tuple(tuple(row.items()) for row in context["rows"]),
+    )
 
 
 def render_report_fragment(**context: Any) -> str:

@@ -177,3 +177,12 @@ def test_an_app_with_an_unauthenticated_route_refuses_to_start(app_overrides: di
     from app.db import get_engine
 
     get_engine(application).dispose()
+
+
+def test_two_tokens_in_the_query_are_refused(client: FlaskClient, installed_site: Site) -> None:
+    signed = installed_site.signed_url("/macros/freshness", IFRAME_PARAMS)
+    assert client.get(signed).status_code == 200
+    token = signed.split("jwt=", 1)[1]
+    response = client.get(f"{signed}&jwt={token}")
+    assert response.status_code == 401
+    assert "more than one token" in response.get_data(as_text=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import jwt
 import pytest
 
@@ -80,3 +82,78 @@ def test_install_token_must_be_rs256_with_a_kid() -> None:
     rsa_less = jwt.encode({"a": 1}, SECRET, algorithm="HS256", headers={"kid": "k"})
     with pytest.raises(InvalidTokenError, match="RS256"):
         tokens.install_key_id(rsa_less)
+
+
+def test_a_host_token_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14: one PyJWT parse per inbound token (it used to be two: unverified for iss, then verified).
+    loads: list[object] = []
+    real_load = jwt.api_jws.PyJWS._load
+
+    def counting_load(self: jwt.api_jws.PyJWS, token: str | bytes) -> object:
+        loads.append(token)
+        return real_load(self, token)
+
+    monkeypatch.setattr(jwt.api_jws.PyJWS, "_load", counting_load)
+    assert verify(token(sub="user-1"))["sub"] == "user-1"
+    assert len(loads) == 1
+
+
+def test_a_payload_changed_after_signing_is_refused() -> None:
+    header, _payload, signature = token(sub="user-1").split(".")
+    _h, other_payload, _s = token(sub="admin").split(".")
+    with pytest.raises(InvalidTokenError, match="signature"):
+        verify(f"{header}.{other_payload}.{signature}")
+    with pytest.raises(InvalidTokenError, match="signature"):
+        verify(token(sub="user-1")[:-4] + "AAAA")
+
+
+def test_a_token_signed_with_another_secret_is_refused() -> None:
+    forged = jwt.encode(
+        {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}, "x" * 40, algorithm="HS256"
+    )
+    with pytest.raises(InvalidTokenError, match="signature"):
+        verify(forged)
+
+
+@pytest.mark.parametrize("algorithm", ["none", "HS384", "HS512"])
+def test_only_hs256_is_accepted(algorithm: str) -> None:
+    body = {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}
+    forged = jwt.encode(body, None if algorithm == "none" else SECRET, algorithm=algorithm)
+    with pytest.raises(InvalidTokenError, match="HS256"):
+        verify(forged)
+
+
+@pytest.mark.parametrize("missing", ["iss", "iat", "exp", "qsh"])
+def test_required_claims_are_checked(missing: str) -> None:
+    with pytest.raises(InvalidTokenError, match=f"the {missing} claim is missing"):
+        verify(token(**{missing: None}))
+
+
+@pytest.mark.parametrize("claims", [{"sub": 42}, {"jti": 7}, {"iss": 5}, {"iss": ""}])
+def test_claims_of_the_wrong_type_are_refused(claims: dict[str, object]) -> None:
+    body = {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"} | claims
+    signed = jwt.api_jws.encode(json.dumps(body).encode(), SECRET, algorithm="HS256")  # any types
+    with pytest.raises(InvalidTokenError):
+        verify(signed)
+
+
+def test_the_qsh_is_computed_only_for_a_token_whose_signature_holds() -> None:
+    calls: list[int] = []
+
+    def expected() -> str:
+        calls.append(1)
+        return "abc"
+
+    def check(tok: str) -> tokens.Claims:
+        return tokens.verify_host_token(tok, secret_for={"site": SECRET}.get, expected_qsh=expected, now=NOW)
+
+    with pytest.raises(InvalidTokenError):
+        check(token()[:-4] + "AAAA")
+    with pytest.raises(UnknownIssuerError):
+        check(token(iss="nobody"))
+    assert calls == []
+    assert check(token())["iss"] == "site"
+    assert calls == [1]
+    with pytest.raises(QshMismatchError):
+        check(token(qsh="other"))
+    assert calls == [1, 1]

@@ -38,7 +38,8 @@ def create() -> WSGIApp:
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == BUG_PATH:
-            raise RuntimeError(f"the WSGI layer failed on {environ.get('RAW_URI')}")
+            uri = environ.get("RAW_URI") or f"{environ.get('PATH_INFO')}?{environ.get('QUERY_STRING')}"
+            raise RuntimeError(f"the WSGI layer failed on {uri}")
         return app(environ, start_response)
 
     return wsgi

@@ -1,0 +1,179 @@
+"""CPU per request in-process: the Flask test client, no server, best of N rounds.
+
+What a request costs the app itself, without an HTTP server's own overhead: the figure to compare
+before and after a change to the request path. Starts the emulator (one space of ``--pages`` pages) on
+loopback in this process, installs the app through the real signed install (shared secrets sealed at
+rest, as in production), fills the report cache with one scan, then, for each scenario, runs
+``--rounds`` rounds of ``--requests`` requests through the test client, each with its own pre-signed
+URL, and prints the best round's CPU time per request (``time.thread_time``: this thread only, so the
+idle emulator's threads do not count):
+
+* ``macro``: ``/macros/freshness`` with a product-signed URL, warm (report cached, viewer checked);
+* ``macro-no-memo``: the same with the render memo off (every page rendered by Jinja);
+* ``admin``: ``/admin/freshness`` (site-admin answer cached);
+* ``bad-qsh``: the macro URL with a token whose qsh names another query: 401;
+* ``descriptor``: ``GET /atlassian-connect.json``.
+
+Run: ``.venv/bin/python benchmarks/inprocess.py [--rounds 7] [--requests 200]``. It asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import pstats
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Hashable
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import jwt
+import requests
+from atlassian_jwt.url_utils import hash_url
+from cryptography.fernet import Fernet
+
+from app import create_app
+from app.commands.db import upgrade
+from app.db import get_engine
+from app.jobs.queue import get_queue, run_pending
+from app.views.render_memo import RenderMemo
+from emulator.server import create_app as create_emulator
+from emulator.state import emulator_state
+from tests.kit.live import LiveServer
+from tests.kit.processes import free_port
+
+ADMIN_ACCOUNT = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"  # the emulator's Ada Admin
+
+
+def product_token(client_key: str, secret: str, path: str, *, bad_qsh: bool = False) -> str:
+    now = int(time.time())
+    qsh = hash_url("GET", "/macro?pageId=1" if bad_qsh else path)
+    claims = {"iss": client_key, "sub": ADMIN_ACCOUNT, "iat": now, "exp": now + 600, "qsh": qsh}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def macro_path(emulator_url: str, homepage_id: int) -> str:
+    page = requests.get(f"{emulator_url}/wiki/spaces/DOCS/pages/{homepage_id}", timeout=30).text
+    match = re.search(r'<iframe[^>]+src="([^"]+/macros/freshness[^"]+)"', page)
+    if not match:
+        raise SystemExit("the host page has no macro iframe: is the app installed?")
+    src = urlsplit(unescape(match.group(1)))
+    query = [(k, v) for k, v in parse_qsl(src.query, keep_blank_values=True) if k != "jwt"]
+    return f"{src.path}?{urlencode(query, quote_via=quote)}"
+
+
+class NoMemo(RenderMemo):
+    """Renders every page: what the macro costs without the memo."""
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
+        return render()
+
+
+def round_cpu_ms(get: Callable[[str], int], urls: list[str], expected: int) -> float:
+    """CPU time per request of one pass over ``urls`` (each checked for its status)."""
+    started = time.thread_time()
+    for url in urls:
+        status = get(url)
+        if status != expected:
+            raise SystemExit(f"GET {url[:80]}… answered {status}, not {expected}")
+    return (time.thread_time() - started) / len(urls) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--profile", help="also print a cProfile of one round of this scenario")
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    emulator_port, app_port = free_port(), free_port()
+    emulator_url, app_url = f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{app_port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        database = f"sqlite:///{tmp}/bench.db"
+        upgrade(database)
+        emulator = create_emulator(port=emulator_port, pages=args.pages, seed=1)
+        app = create_app(
+            {
+                "BASE_URL": app_url,
+                "DATABASE_URL": database,
+                "INSTALL_KEYS_URL": f"{emulator_url}/install-keys",
+                "OAUTH_URL": emulator_url,
+                "ALL_JS_URL": f"{emulator_url}/atlassian-connect/all.js",
+                "ALLOWED_TENANT_HOSTS": ["127.0.0.1"],
+                "JOBS_SQLITE_PATH": f"{tmp}/jobs.db",
+                "SECRETS_KEYS": Fernet.generate_key().decode(),
+            }
+        )
+        app.logger.setLevel(logging.ERROR)
+        servers = [LiveServer(emulator, emulator_port).start(), LiveServer(app, app_port).start()]
+        try:
+            requests.post(
+                f"{emulator_url}/_emulator/apps",
+                json={"descriptorUrl": f"{app_url}/atlassian-connect.json"},
+                timeout=60,
+            ).raise_for_status()
+            state = emulator_state(emulator)
+            space = state.site.space_by_key("DOCS")
+            record = state.apps.get(app.config["KEY"])
+            assert space is not None and record is not None
+            client_key, secret = state.site.client_key, record.shared_secret
+            macro = macro_path(emulator_url, space.homepage_id)
+            admin = "/admin/freshness?" + urlencode(
+                [("xdm_e", emulator_url), ("cp", "/wiki"), ("lic", "none"), ("cv", "1.1234.0")]
+            )
+            client = app.test_client()
+
+            def get(url: str) -> int:
+                return client.get(url).status_code
+
+            def signed(path: str, i: int, *, bad_qsh: bool = False) -> str:
+                path = path.replace("?", f"?n={i}&", 1)
+                return f"{path}&jwt={product_token(client_key, secret, path, bad_qsh=bad_qsh)}"
+
+            first = signed(macro, 0)
+            get(first)  # queues the first scan
+            run_pending(get_queue(app))
+            scenarios = {
+                "macro": ([signed(macro, i) for i in range(args.requests)], 200),
+                "admin": ([signed(admin, i) for i in range(args.requests)], 200),
+                "bad-qsh": ([signed(macro, i, bad_qsh=True) for i in range(args.requests)], 401),
+                "descriptor": (["/atlassian-connect.json"] * args.requests, 200),
+            }
+            for urls, _expected in scenarios.values():
+                for url in urls[:5]:  # warm: the viewer check, the site-admin answer, caches
+                    get(url)
+            # The same warm macro with every page rendered afresh: the render memo's baseline.
+            scenarios["macro-no-memo"] = scenarios["macro"]
+            memo = app.extensions["macro_render_memo"]
+            # Rounds interleave the scenarios, so a busy moment on a shared machine hits them all.
+            best = dict.fromkeys(scenarios, float("inf"))
+            for _ in range(args.rounds):
+                for name, (urls, expected) in scenarios.items():
+                    app.extensions["macro_render_memo"] = NoMemo() if name == "macro-no-memo" else memo
+                    best[name] = min(best[name], round_cpu_ms(get, urls, expected))
+                app.extensions["macro_render_memo"] = memo
+            print(f"CPU ms per request, in-process (test client), best of {args.rounds} x {args.requests}:")
+            for name, ms in best.items():
+                print(f"  {name:16}{ms:8.3f}")
+            if args.profile in scenarios:
+                urls, expected = scenarios[args.profile]
+                profiler = cProfile.Profile()
+                profiler.runcall(round_cpu_ms, get, urls, expected)
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        finally:
+            for server in servers:
+                server.stop()
+            get_engine(app).dispose()
+
+
+if __name__ == "__main__":
+    main()
