@@ -91,7 +91,7 @@ def test_fill_escapes_what_it_puts_in() -> None:
 
 
 def test_a_second_view_is_served_from_the_memo_with_its_own_values(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     first = render(client, installed_site)
     kept = app_memo(app)
@@ -112,7 +112,7 @@ def test_a_second_view_is_served_from_the_memo_with_its_own_values(
 
 
 def test_computed_ago_follows_the_clock_on_a_memo_hit(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     assert "Computed just now" in render(client, installed_site)
     real_clock = app.config["CLOCK"]
@@ -124,7 +124,7 @@ def test_computed_ago_follows_the_clock_on_a_memo_hit(
 
 
 def test_a_settings_save_gives_another_page(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     before = render(client, installed_site, staleDays="")
     assert "Stale (over 90 days)" in before
@@ -142,7 +142,7 @@ def test_a_settings_save_gives_another_page(
 
 
 def test_a_refreshed_report_gives_another_page(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     before = render(client, installed_site)
     scanned = re.search(r'data-testid="scanned">([^<]+)<', before)
@@ -162,7 +162,7 @@ def test_a_refreshed_report_gives_another_page(
 
 
 def test_viewers_whose_rows_differ_get_their_own_pages(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     ada = render(client, installed_site, ADMIN_ACCOUNT, rows="100")
     una = render(client, installed_site, USER_ACCOUNT, rows="100")
@@ -176,7 +176,7 @@ def test_viewers_whose_rows_differ_get_their_own_pages(
 
 
 def test_the_memo_of_an_app_stays_bounded(
-    app: Flask, client: FlaskClient, installed_site: Site, emulator: EmulatorControl
+    app: Flask, client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
 ) -> None:
     app.extensions["macro_render_memo"] = small = RenderMemo(max_entries=2)
     pages = [render(client, installed_site, rows=str(rows)) for rows in (1, 2, 3, 4)]
