@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
 
+import app.schema  # noqa: F401  (every table)
 from app.db import Base
 
 
@@ -37,3 +40,26 @@ def create_schema(url: str) -> None:
         Base.metadata.create_all(engine)
     finally:
         engine.dispose()
+
+
+def session_factory_with_tenants(tmp_path: Path, client_keys: Iterable[str]) -> sessionmaker[Session]:
+    """A fresh database with every table and one bare tenant row per client key (no Flask app)."""
+    from app.db import make_engine
+    from app.tenants.models import Tenant
+
+    engine = make_engine(fresh_database_url(tmp_path))
+    Base.metadata.create_all(engine)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory() as session:
+        for key in client_keys:
+            session.add(
+                Tenant(
+                    client_key=key,
+                    app_key="a",
+                    shared_secret="s",
+                    base_url=f"https://{key}.atlassian.net/wiki",
+                    product_type="confluence",
+                )
+            )
+        session.commit()
+    return factory

@@ -45,6 +45,18 @@ def flask(*args: str, env: Mapping[str, str], timeout: float = 60) -> subprocess
     )
 
 
+def stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s (bounded either way)."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 30) -> None:
     """Poll ``url`` until it answers (any status), the process dies, or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
@@ -78,11 +90,6 @@ def running(
             wait_until_up(probe_url, process)
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop(process)
             if process.stdout:
                 process.stdout.close()

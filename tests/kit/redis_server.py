@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kit.processes import free_port
+from tests.kit.processes import free_port, stop
 
 #: Set to 1 (CI does) to turn a missing redis-server into a failure instead of a skip.
 REQUIRE_REDIS_ENV = "REQUIRE_REDIS"
@@ -70,9 +70,4 @@ def running_redis(workdir: Path) -> Iterator[str]:
         client.close()
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)

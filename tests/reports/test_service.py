@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.schema  # noqa: F401
 from app.confluence.pagination import ResultPage
-from app.db import Base, get_engine, make_engine
+from app.db import get_engine
 from app.errors import ConfluenceForbiddenError, ConfluenceRateLimitedError, ConfluenceServerError
 from app.reports.cache import ReportCache
 from app.reports.jobs import RETRY_FAILED_AFTER, ScanJob, ScanJobs, TenantThrottle
@@ -25,8 +25,7 @@ from app.reports.runner import JobSettings, ScanRunner
 from app.reports.service import ReportService
 from app.tenants.credentials import Credentials
 from app.tenants.health import HealthRecorder
-from app.tenants.models import Tenant
-from tests.kit.database import fresh_database_url
+from tests.kit.database import session_factory_with_tenants
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SCOPE = ReportScope("DOCS")
@@ -35,23 +34,9 @@ PAGE = 250
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(fresh_database_url(tmp_path))
-    Base.metadata.create_all(engine)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    with factory() as session:
-        for key in ("t1", "t2"):
-            session.add(
-                Tenant(
-                    client_key=key,
-                    app_key="a",
-                    shared_secret="s",
-                    base_url=f"https://{key}.atlassian.net/wiki",
-                    product_type="confluence",
-                )
-            )
-        session.commit()
+    factory = session_factory_with_tenants(tmp_path, ("t1", "t2"))
     yield factory
-    engine.dispose()
+    factory.kw["bind"].dispose()
 
 
 class Clock:

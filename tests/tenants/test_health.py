@@ -12,26 +12,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import app.schema  # noqa: F401
 from app.confluence.events import ClientEvent
-from app.db import Base, make_engine
 from app.tenants.health import HealthRecorder, TenantHealth
-from app.tenants.models import Tenant
-from tests.kit.database import fresh_database_url
+from tests.kit.database import session_factory_with_tenants
 
 
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(fresh_database_url(tmp_path))
-    Base.metadata.create_all(engine)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    with factory() as session:
-        session.add(
-            Tenant(
-                client_key="t1", app_key="a", shared_secret="s", base_url="https://t1/wiki", product_type="c"
-            )
-        )
-        session.commit()
+    factory = session_factory_with_tenants(tmp_path, ("t1",))
     yield factory
-    engine.dispose()
+    factory.kw["bind"].dispose()
 
 
 def test_concurrent_health_flushes_never_collide(sessions: sessionmaker[Session]) -> None:
