@@ -45,7 +45,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.confluence.client import ConfluenceClient
 from app.db import Base, insert_ignoring_conflicts
 from app.errors import InvalidPayloadError
-from app.reports.cache import ReportCacheEntry
+from app.reports.cache import ReportCache, ReportCacheEntry
 from app.reports.model import ContentType, FreshnessReport, ReportItem, ReportScope
 from app.reports.scan import MAX_ITEMS
 
@@ -437,14 +437,11 @@ def apply_to_reports(
     moved_subtree = change.event == "page_moved" and facts.has_children(change.content_id) is not False
     for (scope_key,) in rows:
         for _ in range(_ATTEMPTS):
-            entry = session.execute(
-                sa.select(ReportCacheEntry.payload, ReportCacheEntry.computed_at).where(
-                    ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key
-                )
-            ).first()
-            if entry is None:
+            # The cache's reader: a report this process already decoded (same row version) is reused.
+            cached = ReportCache(session).get(client_key, scope_key)
+            if cached is None:
                 break
-            report = FreshnessReport.from_json(json.loads(entry.payload))
+            report = cached.report
             if moved_subtree and report.scope.content_type == "pages":
                 applied = Applied(None, certain=False)  # a subtree moved: only a scan sees where
             else:
@@ -459,7 +456,7 @@ def apply_to_reports(
             where = (
                 ReportCacheEntry.client_key == client_key,
                 ReportCacheEntry.scope_key == scope_key,
-                ReportCacheEntry.computed_at == entry.computed_at,
+                ReportCacheEntry.computed_at == report.computed_at,
             )
             if not applied.certain:
                 result = session.execute(sa.update(ReportCacheEntry).where(*where).values(expires_at=now))
