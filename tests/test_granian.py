@@ -7,20 +7,19 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site
+from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site, install_over_http
 from tests.kit.confluence import FakeConfluence
 from tests.kit.database import fresh_database_url
 from tests.kit.faulty_app import BUG_PATH, VIEW_BUG_PATH
 from tests.kit.processes import REPO, app_env, flask, free_port, running
 from tests.kit.procfile import procfile_line, web_command, web_env
+from tests.kit.token_leaks import QUERY, request_each, site_secrets, token_of
 
-QUERY = [("pageId", "98310"), ("spaceKey", "DOCS"), ("xdm_e", "https://acme.atlassian.net"), ("cp", "/wiki")]
 SECRET_KEY = "flask-secret-key-that-must-stay-in-the-process-0123456789"
 
 
@@ -40,19 +39,6 @@ def served_env(tmp_path: Path, atlassian: Atlassian, port: int, **extra: str) ->
     migrated = flask("db", "upgrade", env=env)
     assert migrated.returncode == 0, migrated.stderr
     return web_env(env, port=port)
-
-
-def install(base_url: str, atlassian: Atlassian, confluence: FakeConfluence, site: Site) -> None:
-    key = requests.get(f"{base_url}/atlassian-connect.json", timeout=10).json()["key"]
-    confluence.register(key, site.shared_secret, base_url)
-    token = atlassian.install_token(site, audience=base_url)
-    installed = requests.post(
-        f"{base_url}/lifecycle/installed",
-        json=site.payload("installed", app_key=key),
-        headers={"Authorization": f"JWT {token}"},
-        timeout=10,
-    )
-    assert installed.status_code == 204, installed.text
 
 
 def test_the_procfile_serves_with_granian_and_runs_the_worker_and_migrations() -> None:
@@ -85,7 +71,7 @@ def test_granian_computes_the_qsh_of_percent_encoded_paths_and_queries(
         probe_url=f"{base_url}/atlassian-connect.json",
     ):
         site = Site(base_url=confluence.base_url)
-        install(base_url, atlassian, confluence, site)
+        install_over_http(base_url, atlassian, confluence, site)
         for path in ENCODED_PATHS:
             url = site.signed_url(path, QUERY + AWKWARD_QUERY)
             response = requests.get(base_url + url, timeout=10)
@@ -137,10 +123,6 @@ def test_no_process_secret_reaches_the_wsgi_environ(
     assert env["APP_SECRET_KEY"] not in logged and env["APP_SECRETS_KEYS"] not in logged
 
 
-def token_of(url: str) -> str:
-    return parse_qs(urlsplit(url).query)["jwt"][0]
-
-
 def serve_and_collect_output(
     tmp_path: Path,
     atlassian: Atlassian,
@@ -161,18 +143,14 @@ def serve_and_collect_output(
     env = served_env(tmp_path, atlassian, port, APP_LOG_FORMAT=log_format)
     output = tmp_path / "output.log"
     site = Site(base_url=confluence.base_url)
-    secrets = {
-        "shared secret": site.shared_secret,
-        "a jwt parameter": "jwt=",
-        "the clientKey": site.client_key,
-    }
+    secrets = site_secrets(site)
     with running(
         command,
         env=env,
         probe_url=f"{base_url}/atlassian-connect.json",
         output=output,
     ):
-        install(base_url, atlassian, confluence, site)
+        install_over_http(base_url, atlassian, confluence, site)
         expected = [
             ("/macros/freshness", "", 200),
             ("/admin/freshness", "", 200),
@@ -181,11 +159,7 @@ def serve_and_collect_output(
             (BUG_PATH, "", 500),  # raises from the WSGI layer, into granian
             (VIEW_BUG_PATH, "", 500),  # raises in a view: the app logs its traceback
         ]
-        for number, (path, tamper, status) in enumerate(expected):
-            url = site.signed_url(path, QUERY)
-            secrets[f"token {number} ({path})"] = token_of(url)
-            response = requests.get(base_url + url + tamper, timeout=10)
-            assert response.status_code == status, (path, response.text[:200])
+        request_each(base_url, site, QUERY, expected, secrets)
         # A request line granian cannot parse (a DEL in the target).
         url = site.signed_url("/macros/freshness", QUERY)
         secrets["token in a bad request line"] = token_of(url)

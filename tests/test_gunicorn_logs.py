@@ -15,18 +15,15 @@ import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import requests
-
-from tests.kit.atlassian import Atlassian, Site
+from tests.kit.atlassian import Atlassian, Site, install_over_http
 from tests.kit.confluence import FakeConfluence
 from tests.kit.database import fresh_database_url
 from tests.kit.faulty_app import BUG_PATH, VIEW_BUG_PATH
 from tests.kit.processes import BIN, REPO, app_env, flask, free_port, running
+from tests.kit.token_leaks import QUERY, request_each, site_secrets, token_of
 
 CONFIG = REPO / "gunicorn.conf.py"
-QUERY = [("pageId", "98310"), ("spaceKey", "DOCS"), ("xdm_e", "https://acme.atlassian.net"), ("cp", "/wiki")]
 
 
 @dataclass
@@ -44,10 +41,6 @@ class Logs:
                 if value in line:
                     found.append(f"{source}: {what} in {line!r}")
         return found
-
-
-def token_of(url: str) -> str:
-    return parse_qs(urlsplit(url).query)["jwt"][0]
 
 
 def raw_request(port: int, request_line: bytes) -> bytes:
@@ -88,23 +81,9 @@ def serve_and_collect_logs(
         "tests.kit.faulty_app:create()",
     ]
     site = Site(base_url=confluence.base_url)
-    secrets = {
-        "shared secret": site.shared_secret,
-        "a jwt parameter": "jwt=",
-        "the clientKey": site.client_key,
-    }
+    secrets = site_secrets(site)
     with running(command, env=env, probe_url=f"{base_url}/atlassian-connect.json", output=output):
-        key = requests.get(f"{base_url}/atlassian-connect.json", timeout=10).json()["key"]
-        confluence.register(key, site.shared_secret, base_url)
-        install_token = atlassian.install_token(site, audience=base_url)
-        secrets["the install token"] = install_token
-        installed = requests.post(
-            f"{base_url}/lifecycle/installed",
-            json=site.payload("installed", app_key=key),
-            headers={"Authorization": f"JWT {install_token}"},
-            timeout=10,
-        )
-        assert installed.status_code == 204, installed.text
+        secrets["the install token"] = install_over_http(base_url, atlassian, confluence, site)
 
         expected = [
             ("/macros/freshness", "", 200),  # succeeding requests
@@ -115,11 +94,7 @@ def serve_and_collect_logs(
             (BUG_PATH, "", 500),  # an unhandled exception, logged by gunicorn with the URI
             (VIEW_BUG_PATH, "", 500),  # a bug in a view, logged by the app with its traceback
         ]
-        for number, (path, tamper, status) in enumerate(expected):
-            url = site.signed_url(path, QUERY)
-            secrets[f"token {number} ({path})"] = token_of(url)
-            response = requests.get(base_url + url + tamper, timeout=10)
-            assert response.status_code == status, (path, response.text[:200])
+        request_each(base_url, site, QUERY, expected, secrets)
 
         # A request gunicorn cannot parse (a DEL in the target): it logs the whole request line.
         url = site.signed_url("/macros/freshness", QUERY)

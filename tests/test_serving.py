@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site
+from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site, install_over_http
 from tests.kit.confluence import FakeConfluence
 from tests.kit.database import fresh_database_url
 from tests.kit.processes import BIN, app_env, flask, free_port, running
@@ -52,15 +52,7 @@ def test_commands_serve_a_signed_install_and_signed_module_urls(
         assert descriptor["baseUrl"] == base_url
 
         site = Site(base_url=confluence.base_url)
-        confluence.register(descriptor["key"], site.shared_secret, base_url)
-        token = atlassian.install_token(site, audience=base_url)
-        installed = requests.post(
-            f"{base_url}/lifecycle/installed",
-            json=site.payload("installed", app_key=descriptor["key"]),
-            headers={"Authorization": f"JWT {token}"},
-            timeout=10,
-        )
-        assert installed.status_code == 204, installed.text
+        install_over_http(base_url, atlassian, confluence, site)
 
         for module in ("/macros/freshness", "/admin/freshness"):
             page = requests.get(base_url + site.signed_url(module, AWKWARD), timeout=10)

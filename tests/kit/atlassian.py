@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import jwt
+import requests
 from atlassian_jwt.url_utils import hash_url
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.kit.confluence import ADMIN_ACCOUNT
+from tests.kit.confluence import ADMIN_ACCOUNT, FakeConfluence
 from tests.kit.live import LiveServer
 
 #: Query values that canonicalisation gets wrong most often: spaces, "+", "*", "~", "&", non-ASCII,
@@ -207,3 +208,22 @@ def site_path(url: str) -> str:
     """The path and query of a URL (for the Flask test client)."""
     parts = urlsplit(url)
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def install_over_http(base_url: str, atlassian: Atlassian, confluence: FakeConfluence, site: Site) -> str:
+    """Install the app served at ``base_url`` into ``site`` as Atlassian does, over real HTTP.
+
+    Reads the app's key from its descriptor, lets the fake Confluence accept the site's secret, posts a
+    signed ``installed`` and checks the 204. Returns the install token (tests look for it in logs).
+    """
+    key = requests.get(f"{base_url}/atlassian-connect.json", timeout=10).json()["key"]
+    confluence.register(key, site.shared_secret, base_url)
+    token = atlassian.install_token(site, audience=base_url)
+    installed = requests.post(
+        f"{base_url}/lifecycle/installed",
+        json=site.payload("installed", app_key=key),
+        headers={"Authorization": f"JWT {token}"},
+        timeout=10,
+    )
+    assert installed.status_code == 204, installed.text
+    return token
