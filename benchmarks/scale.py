@@ -45,7 +45,8 @@ from macro import bare_loop, list_calls, macro_src
 from emulator.server import create_app as create_emulator
 from emulator.state import emulator_state
 from tests.kit.live import LiveServer
-from tests.kit.processes import BIN, REPO, app_env, flask, free_port, wait_until_up
+from tests.kit.live_sites import app_process_env
+from tests.kit.processes import BIN, REPO, flask, free_port, wait_until_up
 
 SCANNING = 'class="freshness scanning"'
 
@@ -82,17 +83,7 @@ def measure(size: int, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     emulator_port, app_port = free_port(), free_port()
     emulator_url, app_url = f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{app_port}"
     database = f"sqlite:///{tmp}/scale-{size}.db"
-    env = app_env(
-        {
-            "APP_BASE_URL": app_url,
-            "APP_DATABASE_URL": database,
-            "APP_JOBS_SQLITE_PATH": f"{tmp}/jobs-{size}.db",
-            "APP_INSTALL_KEYS_URL": f"{emulator_url}/install-keys",
-            "APP_OAUTH_URL": emulator_url,
-            "APP_ALL_JS_URL": f"{emulator_url}/atlassian-connect/all.js",
-            "APP_ALLOWED_TENANT_HOSTS": '["127.0.0.1"]',
-        }
-    )
+    env = app_process_env(app_url, emulator_url, database, APP_JOBS_SQLITE_PATH=f"{tmp}/jobs-{size}.db")
     migrated = flask("db", "upgrade", env=env)
     if migrated.returncode != 0:
         raise SystemExit(migrated.stderr)

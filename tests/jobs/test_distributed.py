@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from tests.kit.confluence import is_scan_call
 from tests.kit.database import fresh_database_url
-from tests.kit.live_sites import APP_KEY, MACRO_MODULE, RunningEmulator, running_emulator
-from tests.kit.processes import BIN, REPO, app_env, flask, free_port, wait_until_up
+from tests.kit.live_sites import MACRO_MODULE, RunningEmulator, app_process_env, running_emulator
+from tests.kit.processes import BIN, REPO, flask, free_port, wait_until_up
 from tests.kit.redis_server import running_redis
 
 PAGES = 5000
@@ -105,19 +105,13 @@ def deployment(
         port = free_port()
         app_url = f"http://127.0.0.1:{port}"
         database_url = fresh_database_url(tmp_path)
-        env = app_env(
-            {
-                "APP_BASE_URL": app_url,
-                "APP_DATABASE_URL": database_url,
-                "APP_REDIS_URL": redis_url,
-                "APP_JOBS_NAME": f"test-{uuid.uuid4().hex[:8]}",
-                "APP_INSTALL_KEYS_URL": f"{emulator.url}/install-keys",
-                "APP_OAUTH_URL": emulator.url,
-                "APP_ALL_JS_URL": f"{emulator.url}/atlassian-connect/all.js",
-                "APP_ALLOWED_TENANT_HOSTS": '["127.0.0.1"]',
-                "APP_KEY": APP_KEY,
-                **app_env_extra,
-            }
+        env = app_process_env(
+            app_url,
+            emulator.url,
+            database_url,
+            APP_REDIS_URL=redis_url,
+            APP_JOBS_NAME=f"test-{uuid.uuid4().hex[:8]}",
+            **app_env_extra,
         )
         migrated = flask("db", "upgrade", env=env)
         assert migrated.returncode == 0, migrated.stderr

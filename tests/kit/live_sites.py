@@ -27,7 +27,7 @@ from tests.kit.constants import APP_KEY
 from tests.kit.database import create_schema
 from tests.kit.jobs import running_worker
 from tests.kit.live import LiveServer
-from tests.kit.processes import free_port
+from tests.kit.processes import app_env, free_port
 from tests.kit.store import snapshot
 
 MACRO_MODULE: Final = "freshness-report"
@@ -269,6 +269,23 @@ def app_config(app_url: str, emulator_url: str, database_url: str, jobs_path: st
         "ALL_JS_URL": f"{emulator_url}/atlassian-connect/all.js",
         "ALLOWED_TENANT_HOSTS": ["127.0.0.1"],
     }
+
+
+def app_process_env(app_url: str, emulator_url: str, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment of an app *process* (gunicorn, ``flask worker``) talking to an emulator: the
+    ``APP_*`` variables of :func:`app_config`'s connection settings, plus ``extra`` (``APP_…`` names)."""
+    return app_env(
+        {
+            "APP_BASE_URL": app_url,
+            "APP_DATABASE_URL": database_url,
+            "APP_INSTALL_KEYS_URL": f"{emulator_url}/install-keys",
+            "APP_OAUTH_URL": emulator_url,
+            "APP_ALL_JS_URL": f"{emulator_url}/atlassian-connect/all.js",
+            "APP_ALLOWED_TENANT_HOSTS": '["127.0.0.1"]',
+            "APP_KEY": APP_KEY,
+            **extra,
+        }
+    )
 
 
 @dataclass

@@ -32,9 +32,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from tests.kit.database import fresh_database_url
-from tests.kit.live_sites import APP_KEY, MACRO_MODULE, RunningEmulator, running_emulator
+from tests.kit.live_sites import MACRO_MODULE, RunningEmulator, app_process_env, running_emulator
 from tests.kit.postgres_cluster import private_postgres, unavailable_reason
-from tests.kit.processes import BIN, REPO, app_env, flask, free_port, wait_until_up
+from tests.kit.processes import BIN, REPO, flask, free_port, wait_until_up
 from tests.kit.redis_server import running_redis
 from tests.kit.tcp_proxy import TcpProxy
 
@@ -102,22 +102,16 @@ def deployment(tmp_path: Path, database_url: str) -> Iterator[Deployment]:
         app_url = f"http://127.0.0.1:{port}"
         metrics_dir = tmp_path / "metrics"
         metrics_dir.mkdir()
-        env = app_env(
-            {
-                "APP_BASE_URL": app_url,
-                "APP_DATABASE_URL": database_url,
-                "APP_REDIS_URL": redis_url,
-                "APP_JOBS_NAME": f"test-{uuid.uuid4().hex[:8]}",
-                "APP_INSTALL_KEYS_URL": f"{emulator.url}/install-keys",
-                "APP_OAUTH_URL": emulator.url,
-                "APP_ALL_JS_URL": f"{emulator.url}/atlassian-connect/all.js",
-                "APP_ALLOWED_TENANT_HOSTS": '["127.0.0.1"]',
-                "APP_KEY": APP_KEY,
-                "APP_SECRET_KEY": "process-test-secret-key",
-                "APP_METRICS_TOKEN": TOKEN,
-                "APP_LOG_FORMAT": "json",
-                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-            }
+        env = app_process_env(
+            app_url,
+            emulator.url,
+            database_url,
+            APP_REDIS_URL=redis_url,
+            APP_JOBS_NAME=f"test-{uuid.uuid4().hex[:8]}",
+            APP_SECRET_KEY="process-test-secret-key",
+            APP_METRICS_TOKEN=TOKEN,
+            APP_LOG_FORMAT="json",
+            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         )
         migrated = flask("db", "upgrade", env=env)
         assert migrated.returncode == 0, migrated.stderr
