@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -65,6 +66,12 @@ def insert_ignoring_conflicts(session: Session, model: type[Base], values: dict[
     # RETURNING, not rowcount: psycopg reports no row count for a conflict-free INSERT through
     # SQLAlchemy, while a returned row is unambiguous on both databases.
     return session.execute(statement.returning(sa.literal(1))).first() is not None
+
+
+def as_utc(value: datetime) -> datetime:
+    """An aware UTC datetime from a column value: SQLite returns naive datetimes even for
+    timezone-aware columns, and every datetime this app stores is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def get_session() -> Session:

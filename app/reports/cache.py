@@ -12,14 +12,14 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base
+from app.db import Base, as_utc
 from app.reports.model import FreshnessReport
 
 
@@ -103,17 +103,17 @@ class ReportCache:
         ).first()
         if row is None:
             return None
-        key = (client_key, scope_key, _utc(row.computed_at))
+        key = (client_key, scope_key, as_utc(row.computed_at))
         report = _decoded.get(key)
         if report is None:
             payload = self._session.scalar(sa.select(ReportCacheEntry.payload).where(*where))
             if payload is None:  # deleted between the two reads
                 return None
             report = FreshnessReport.from_json(json.loads(payload))
-            if _utc(report.computed_at) == key[2]:  # not replaced between the two reads
+            if as_utc(report.computed_at) == key[2]:  # not replaced between the two reads
                 _decoded.put(key, report)
-        viewed = _utc(row.last_viewed_at) if row.last_viewed_at is not None else None
-        return CachedReport(report, _utc(row.expires_at), viewed)
+        viewed = as_utc(row.last_viewed_at) if row.last_viewed_at is not None else None
+        return CachedReport(report, as_utc(row.expires_at), viewed)
 
     def touch(self, client_key: str, cached: CachedReport, *, now: datetime) -> None:
         """Note that the report was viewed (at most one write per :data:`VIEW_RESOLUTION`)."""
@@ -189,8 +189,3 @@ class ReportCache:
         """Forget every cached report of a tenant (its settings changed)."""
         self._session.execute(sa.delete(ReportCacheEntry).where(ReportCacheEntry.client_key == client_key))
         self._session.commit()
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite returns naive datetimes even for timezone-aware columns; we only ever store UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

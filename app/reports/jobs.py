@@ -25,7 +25,7 @@ from typing import Any, Final, Literal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
-from app.db import Base, insert_ignoring_conflicts
+from app.db import Base, as_utc, insert_ignoring_conflicts
 from app.reports.model import ReportScope
 from app.tenants.models import Tenant
 
@@ -116,8 +116,8 @@ def _view(job: ScanJob) -> JobView:
         items_read=job.items_read,
         total_hint=job.total_hint,
         message=job.message,
-        requested_at=utc(job.requested_at),
-        finished_at=utc(job.finished_at) if job.finished_at is not None else None,
+        requested_at=as_utc(job.requested_at),
+        finished_at=as_utc(job.finished_at) if job.finished_at is not None else None,
     )
 
 
@@ -190,7 +190,7 @@ class ScanJobs:
         if job.state == "done" or (
             job.state == "failed"
             and job.finished_at is not None
-            and utc(job.finished_at) <= now - RETRY_FAILED_AFTER
+            and as_utc(job.finished_at) <= now - RETRY_FAILED_AFTER
         ):
             result = self._session.execute(
                 sa.update(ScanJob)
@@ -236,12 +236,12 @@ class ScanJobs:
     def _orphaned(job: ScanJob, now: datetime) -> bool:
         """Running with its lease over and not sent again since (or sent again long ago), or queued and
         not picked up for :data:`LOST_AFTER`. ``requested_at`` records when it was last sent."""
-        sent = utc(job.requested_at)
+        sent = as_utc(job.requested_at)
         if job.state == "running":
-            lease = utc(job.lease_until) if job.lease_until is not None else sent
+            lease = as_utc(job.lease_until) if job.lease_until is not None else sent
             return lease <= now and (sent < lease or sent <= now - LOST_AFTER)
         if job.state == "queued":
-            return max(utc(job.run_after), sent) <= now - LOST_AFTER
+            return max(as_utc(job.run_after), sent) <= now - LOST_AFTER
         return False
 
     # -- running a scan (workers) ----------------------------------------------------------------
@@ -297,13 +297,13 @@ class ScanJobs:
             return Claim(True, job=job)
         if job is None or job.state in ("done", "failed"):
             return Claim(False)  # a duplicate message, or the tenant is gone
-        if job.state == "running" and job.lease_until is not None and utc(job.lease_until) > now:
+        if job.state == "running" and job.lease_until is not None and as_utc(job.lease_until) > now:
             return Claim(False)  # another worker has it
-        waits = [(utc(job.run_after) - now).total_seconds()]
+        waits = [(as_utc(job.run_after) - now).total_seconds()]
         pause = self._session.get(TenantThrottle, client_key)
         if pause is not None:
             self._session.refresh(pause)
-            waits.append((utc(pause.paused_until) - now).total_seconds())
+            waits.append((as_utc(pause.paused_until) - now).total_seconds())
         wait = max(waits)
         return Claim(False, retry_in=wait if wait > 0 else 2.0)  # else: the tenant's scans are all busy
 
@@ -469,11 +469,6 @@ class ScanJobs:
             )
         )
         self._session.commit()
-
-
-def utc(value: datetime) -> datetime:
-    """SQLite returns naive datetimes even for timezone-aware columns; we only ever store UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def job_figures(engine: sa.Engine) -> dict[str, object]:

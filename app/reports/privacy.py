@@ -27,7 +27,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.clock import utc_now
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import client_as_app
-from app.db import Base
+from app.db import Base, as_utc
 from app.errors import ConfluenceRateLimitedError
 from app.reports.cache import ReportCacheEntry
 from app.reports.jobs import ScanJob
@@ -82,7 +82,7 @@ def stored_accounts(session: Session, client_key: str) -> dict[str, datetime]:
 
     def note(account_id: Any, when: datetime) -> None:
         if isinstance(account_id, str) and account_id and account_id != ERASED_ACCOUNT:
-            when = _utc(when)
+            when = as_utc(when)
             if account_id not in found or found[account_id] < when:
                 found[account_id] = when
 
@@ -132,7 +132,7 @@ def erase_accounts(session: Session, client_key: str, closed: set[str], now: dat
         data = json.loads(payload)
         if not _erase_in_items(data.get("items") or [], closed):
             continue
-        version = max(now, _utc(computed_at) + timedelta(microseconds=1))
+        version = max(now, as_utc(computed_at) + timedelta(microseconds=1))
         data["computed_at"] = version.isoformat()  # a new version: no process keeps the old rows
         session.execute(
             sa.update(ReportCacheEntry)
@@ -243,11 +243,7 @@ def _cycle(raw: str | None) -> timedelta | None:
 
 
 def _stamp(when: datetime) -> str:
-    return _utc(when).strftime("%Y-%m-%dT%H:%M:%S.") + f"{_utc(when).microsecond // 1000:03d}Z"
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return as_utc(when).strftime("%Y-%m-%dT%H:%M:%S.") + f"{as_utc(when).microsecond // 1000:03d}Z"
 
 
 def poster(client: ConfluenceClient, url: str) -> Post:

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.confluence.client import ConfluenceClient
-from app.db import Base, insert_ignoring_conflicts
+from app.db import Base, as_utc, insert_ignoring_conflicts
 from app.errors import InvalidPayloadError
 from app.reports.cache import ReportCache, ReportCacheEntry
 from app.reports.model import ContentType, FreshnessReport, ReportItem, ReportScope
@@ -451,7 +451,7 @@ def apply_to_reports(
                     previous=previous,
                     facts=facts,
                     base_url=base_url,
-                    version_time=_next_version(_utc(report.computed_at), now),
+                    version_time=_next_version(as_utc(report.computed_at), now),
                 )
             where = (
                 ReportCacheEntry.client_key == client_key,
@@ -589,7 +589,3 @@ def prune_states(session: Session, now: datetime) -> int:
     result = session.execute(sa.delete(ContentState).where(ContentState.event_ms < oldest))
     session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
