@@ -46,6 +46,10 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "SCAN_MAX_ATTEMPTS": 5,
     "WARM_VIEWED_DAYS": 7,
     "WARM_AHEAD_SECONDS": 300.0,
+    # How long a process may serve a tenant, its settings and its report versions as it last read them
+    # from the database (docs/architecture.md, "The hot path"): the bound within which an uninstall or
+    # a reinstall's new secret is seen by every process. 0 reads the database on every request.
+    "HOT_CACHE_SECONDS": 1.0,
     "METRICS_TOKEN": None,
     "LOG_FORMAT": "text",
     "UNINSTALLED_RETENTION_DAYS": 30,
@@ -87,6 +91,7 @@ _TYPES: Final[Mapping[str, type]] = {
     "SCAN_MAX_ATTEMPTS": int,
     "WARM_VIEWED_DAYS": int,
     "WARM_AHEAD_SECONDS": float,
+    "HOT_CACHE_SECONDS": float,
     "METRICS_TOKEN": str,
     "LOG_FORMAT": str,
     "UNINSTALLED_RETENTION_DAYS": int,
@@ -180,6 +185,7 @@ def _validate_jobs(config: MutableMapping[str, Any]) -> None:
     _require_range(config, "SCAN_MAX_ATTEMPTS", 1, 50, "a whole number of attempts", whole=True)
     _require_range(config, "WARM_VIEWED_DAYS", 1, 365, "a whole number of days", whole=True)
     _require_range(config, "WARM_AHEAD_SECONDS", 0, 86400, "a number of seconds")
+    _require_range(config, "HOT_CACHE_SECONDS", 0, 10, "a number of seconds")
     _require_range(config, "UNINSTALLED_RETENTION_DAYS", 0, 3650, "a whole number of days", whole=True)
     _validate_personal_data_url(config)
 

@@ -38,12 +38,23 @@ class ExpiringCache(Generic[K, V]):
             self._entries.move_to_end(key)
             return entry[1]
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, *, since: float | None = None) -> None:
+        """Keep ``value`` until ``ttl`` after ``since`` (default: now).
+
+        Pass the clock reading taken *before* the value was read from its source: the entry then
+        expires ``ttl`` after the read began, whatever the read cost, which is what a stated bound
+        on staleness needs.
+        """
         with self._lock:
-            self._entries[key] = (self._clock() + self.ttl, value)
+            start = self._clock() if since is None else since
+            self._entries[key] = (start + self.ttl, value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+    def now(self) -> float:
+        """This cache's clock, for a ``since`` taken before a read."""
+        return self._clock()
 
     def clear(self) -> None:
         with self._lock:
@@ -54,6 +65,12 @@ class ExpiringCache(Generic[K, V]):
         with self._lock:
             for key in keys:
                 self._entries.pop(key, None)
+
+    def discard_where(self, predicate: Callable[[K], bool]) -> None:
+        """Forget every key for which ``predicate`` is true."""
+        with self._lock:
+            for key in [key for key in self._entries if predicate(key)]:
+                del self._entries[key]
 
     def __len__(self) -> int:
         return len(self._entries)

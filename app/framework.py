@@ -29,7 +29,7 @@ from flask import Blueprint, Flask, current_app
 
 from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest, server_environ
 from app.commands import register_commands
-from app.connect import descriptor, lifecycle, webhooks
+from app.connect import descriptor, lifecycle, tenant_cache, webhooks
 from app.connect.auth import enforce_authentication
 from app.connect.install_keys import InstallKeyCache
 from app.jobs import queue as jobs_queue
@@ -66,6 +66,7 @@ class Connect:
         app.config.setdefault("CLOCK", time.time)  # the time tokens and caches are checked against
         app.extensions["connect"] = self
         app.extensions["tenant_store"] = self.tenant_store
+        tenant_cache.init_app(app)
         secrets_at_rest.configure(app.config["SECRETS_KEYS_LIST"])
         db.init_app(app)
         app.extensions["install_keys"] = InstallKeyCache(

@@ -14,7 +14,8 @@ from app.connect import tokens
 from app.connect.qsh import parse_query, query_string_hash_of_params
 from app.connect.requests_info import raw_path, raw_query, token_from
 from app.connect.stores import tenant_store
-from app.tenants.models import Tenant
+from app.connect.tenant_cache import tenant_cache
+from app.tenants.snapshot import TenantSnapshot
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,18 +71,34 @@ def expected_qsh(query: Sequence[tuple[str, str]] | None = None) -> str:
 def authenticate_request(*, allow_context_qsh: bool = False) -> None:
     """Verify the request's HS256 token against an installed tenant; set ``g.tenant`` and ``g.claims``.
 
-    Raises a ConnectAuthError subclass (401) on any failure; the error handler answers it.
+    The tenant comes from the process's tenant cache when it holds a young enough copy
+    (``app/connect/tenant_cache.py``), else from the store; ``g.tenant`` is a
+    :class:`~app.tenants.snapshot.TenantSnapshot`. Raises a ConnectAuthError subclass (401) on any
+    failure; the error handler answers it.
     """
-    store = tenant_store()
-    found: dict[str, Tenant] = {}
+    cache = tenant_cache()
+    found: dict[str, TenantSnapshot] = {}
+    from_cache = False
 
-    def secret_for(client_key: str) -> str | None:
-        # Keep the row: looking it up again would cost a query and a second unsealing.
-        tenant = store.get_installed(client_key)
+    def read(client_key: str) -> str | None:
+        tenant = cache.load(client_key, tenant_store().get_installed)
         if tenant is None:
             return None
         found[client_key] = tenant
         return tenant.shared_secret
+
+    def secret_for(client_key: str) -> str | None:
+        nonlocal from_cache
+        tenant = cache.get(client_key)
+        if tenant is None:
+            return read(client_key)
+        from_cache = True
+        found[client_key] = tenant
+        return tenant.shared_secret
+
+    def reread_secret(client_key: str) -> str | None:
+        # Only a cached secret may be out of date; one read just now is not read again.
+        return read(client_key) if from_cache else found[client_key].shared_secret
 
     query = parse_query(raw_query(request))  # once: for the token and for the qsh
     claims = tokens.verify_host_token(
@@ -90,9 +107,9 @@ def authenticate_request(*, allow_context_qsh: bool = False) -> None:
         expected_qsh=lambda: expected_qsh(query),  # computed only for a token whose signature holds
         now=now_seconds(),
         allow_context_qsh=allow_context_qsh,
+        reread_secret=reread_secret,
     )
-    tenant = found[claims["iss"]]
-    g.tenant = tenant
+    g.tenant = found[claims["iss"]]
     g.claims = claims
     subject = claims.get("sub")
     g.account_id = subject if isinstance(subject, str) and subject else None

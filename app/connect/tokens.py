@@ -168,6 +168,7 @@ def verify_host_token(
     expected_qsh: str | Callable[[], str],
     now: int,
     allow_context_qsh: bool = False,
+    reread_secret: Callable[[str], str | None] | None = None,
 ) -> Claims:
     """Verify an HS256 token from a tenant and its qsh; return the claims or raise ConnectAuthError.
 
@@ -179,6 +180,9 @@ def verify_host_token(
     :param expected_qsh: the qsh computed from the request as received, or a function computing it
         (called only once the signature has verified, and never for ``allow_context_qsh``).
     :param allow_context_qsh: accept only the literal ``context-qsh`` (routes called from iframe JS).
+    :param reread_secret: when ``secret_for`` answered from a cache, reads the secret afresh; called
+        at most once, when the signature fails against the cached secret (a reinstall elsewhere may
+        have replaced it). ``None`` from it means the tenant is gone.
     """
     header, claims, signature = _parse_host_token(token)
     if header.get("alg") != "HS256":  # pinned: the header's own choice is never trusted
@@ -189,7 +193,15 @@ def verify_host_token(
     secret = secret_for(issuer)
     if secret is None:
         raise UnknownIssuerError(issuer)
-    _check_hs256_signature(token, signature, secret)
+    try:
+        _check_hs256_signature(token, signature, secret)
+    except InvalidTokenError:
+        fresh = reread_secret(issuer) if reread_secret is not None else secret
+        if fresh is None:
+            raise UnknownIssuerError(issuer) from None
+        if fresh == secret:
+            raise
+        _check_hs256_signature(token, signature, fresh)
     _check_times(claims, now)
     if allow_context_qsh:
         _check_qsh(claims, CONTEXT_QSH, allow_context_qsh=True)

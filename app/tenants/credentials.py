@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.tenants.models import Tenant
+from app.tenants.snapshot import TenantSnapshot
 
 
 @dataclass(frozen=True)
@@ -21,5 +22,5 @@ class Credentials:
     oauth_client_id: str | None = None
 
     @classmethod
-    def of(cls, tenant: Tenant) -> Credentials:
+    def of(cls, tenant: Tenant | TenantSnapshot) -> Credentials:
         return cls(tenant.client_key, tenant.base_url, tenant.shared_secret, tenant.oauth_client_id)

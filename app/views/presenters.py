@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from app.reports.model import ReportItem
-from app.tenants.models import Tenant
+from app.tenants.snapshot import TenantSnapshot
 
 
-def page_link(tenant: Tenant, item: ReportItem) -> str | None:
+def page_link(tenant: TenantSnapshot, item: ReportItem) -> str | None:
     """The browser link of an item: the site's display URL (custom domain or not) + its ``webui``."""
     if not item.webui or not item.webui.startswith("/"):
         return None
@@ -46,7 +46,7 @@ UNKNOWN_EDITOR = "Unknown"
 
 
 def item_view(
-    tenant: Tenant,
+    tenant: TenantSnapshot,
     item: ReportItem,
     now: datetime,
     stale_days: int,

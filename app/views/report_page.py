@@ -16,13 +16,13 @@ from app.errors import ConfluenceError
 from app.reports.jobs import JobView
 from app.reports.model import FreshnessReport, ReportItem, ReportScope
 from app.reports.visibility import ViewerCheckFailed, VisibleSlice
-from app.tenants.models import Tenant
+from app.tenants.snapshot import TenantSnapshot
 from app.views.presenters import elapsed, item_view
 from app.views.scope_tokens import sign_scope
 from app.views.tenant_client import display_names, now_utc, readable_ids, visibility
 
 
-def scope_token_for(tenant: Tenant, scope: ReportScope) -> str:
+def scope_token_for(tenant: TenantSnapshot, scope: ReportScope) -> str:
     """The signed scope the page's script sends back (Show more, scan status)."""
     return sign_scope(scope, client_key=tenant.client_key, secret=tenant.shared_secret, now=now_seconds())
 
@@ -36,7 +36,7 @@ WITHHELD_NO_ANSWER: Final = (
 
 
 def viewer_rows(
-    tenant: Tenant,
+    tenant: TenantSnapshot,
     account_id: str | None,
     scope: ReportScope,
     report: FreshnessReport,
@@ -56,7 +56,7 @@ def viewer_rows(
     )
 
 
-def editor_names(tenant: Tenant, items: list[ReportItem]) -> dict[str, str]:
+def editor_names(tenant: TenantSnapshot, items: list[ReportItem]) -> dict[str, str]:
     """Display names of the rows' editors; empty (names unknown) if Confluence cannot say."""
     try:
         return visibility().names(tenant.client_key, [item.editor for item in items], display_names(tenant))
@@ -67,7 +67,7 @@ def editor_names(tenant: Tenant, items: list[ReportItem]) -> dict[str, str]:
         return {}
 
 
-def rows_json(tenant: Tenant, items: list[ReportItem], stale_days: int) -> list[dict[str, Any]]:
+def rows_json(tenant: TenantSnapshot, items: list[ReportItem], stale_days: int) -> list[dict[str, Any]]:
     """Rows as plain data, editors by name."""
     now = now_utc()
     names = editor_names(tenant, items)
@@ -75,7 +75,7 @@ def rows_json(tenant: Tenant, items: list[ReportItem], stale_days: int) -> list[
 
 
 def report_context(
-    tenant: Tenant,
+    tenant: TenantSnapshot,
     account_id: str | None,
     scope: ReportScope,
     report: FreshnessReport,
@@ -115,7 +115,7 @@ def report_context(
 
 
 def page_memo_key(
-    tenant: Tenant, report: FreshnessReport, settings: Hashable, context: dict[str, Any]
+    tenant: TenantSnapshot, report: FreshnessReport, settings: Hashable, context: dict[str, Any]
 ) -> Hashable:
     """Everything a macro page built from ``report_context`` shows, but the per-request values.
 

@@ -19,7 +19,7 @@ from app.reports.service import ReportService
 from app.reports.visibility import FetchNames, ReadableIds, Visibility
 from app.tenants.credentials import Credentials
 from app.tenants.health import HealthRecorder
-from app.tenants.models import Tenant
+from app.tenants.snapshot import TenantSnapshot
 
 
 def app_client(app: Flask, creds: Credentials, recorder: HealthRecorder | None = None) -> ConfluenceClient:
@@ -38,7 +38,7 @@ def render_client_settings(app: Flask) -> ClientSettings:
     )
 
 
-def readable_ids(tenant: Tenant, account_id: str, content_type: str) -> ReadableIds:
+def readable_ids(tenant: TenantSnapshot, account_id: str, content_type: str) -> ReadableIds:
     """A function answering "which of these ids may ``account_id`` read", asking as that user."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     creds = Credentials.of(tenant)
@@ -51,7 +51,7 @@ def readable_ids(tenant: Tenant, account_id: str, content_type: str) -> Readable
     return ask
 
 
-def display_names(tenant: Tenant) -> FetchNames:
+def display_names(tenant: TenantSnapshot) -> FetchNames:
     """A function resolving account ids to display names with one users-bulk call, as the app."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     creds = Credentials.of(tenant)

@@ -157,3 +157,48 @@ def test_the_qsh_is_computed_only_for_a_token_whose_signature_holds() -> None:
     with pytest.raises(QshMismatchError):
         check(token(qsh="other"))
     assert calls == [1, 1]
+
+
+OLD_SECRET = "the-secret-before-a-reinstall-elsewhere-0123"
+
+
+def verify_with_reread(tok: str, reread: dict[str, str | None]) -> tuple[tokens.Claims, list[str]]:
+    """Verify with ``OLD_SECRET`` as the cached secret and ``reread`` as the store's answer."""
+    asked: list[str] = []
+
+    def reread_secret(issuer: str) -> str | None:
+        asked.append(issuer)
+        return reread.get(issuer)
+
+    claims = tokens.verify_host_token(
+        tok,
+        secret_for=lambda _issuer: OLD_SECRET,
+        expected_qsh="abc",
+        now=NOW,
+        reread_secret=reread_secret,
+    )
+    return claims, asked
+
+
+def test_a_signature_failing_against_a_cached_secret_is_checked_once_against_a_fresh_one() -> None:
+    claims, asked = verify_with_reread(token(sub="user-1"), {"site": SECRET})
+    assert claims["sub"] == "user-1" and asked == ["site"]
+
+
+def test_a_fresh_read_is_made_only_when_the_signature_fails() -> None:
+    good = jwt.encode({"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}, OLD_SECRET, "HS256")
+    _, asked = verify_with_reread(good, {"site": SECRET})
+    assert asked == []
+
+
+def test_a_token_failing_both_secrets_is_refused() -> None:
+    forged = jwt.encode({"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}, "x" * 40, "HS256")
+    with pytest.raises(InvalidTokenError, match="signature"):
+        verify_with_reread(forged, {"site": SECRET})
+    with pytest.raises(InvalidTokenError, match="signature"):  # the fresh read found the same secret
+        verify_with_reread(forged, {"site": OLD_SECRET})
+
+
+def test_a_tenant_gone_on_the_fresh_read_is_an_unknown_issuer() -> None:
+    with pytest.raises(UnknownIssuerError):
+        verify_with_reread(token(), {})
