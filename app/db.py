@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app, g
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from app import local_copies
+
 #: Stable constraint names, so that Alembic migrations name constraints the same on every database.
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(column_0_label)s",
@@ -42,6 +44,7 @@ def init_app(app: Flask) -> None:
 
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
+    local_copies.configure(engine, app.config["HOT_CACHE_SECONDS"])
     app.extensions["db"] = sessionmaker(bind=engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)
 

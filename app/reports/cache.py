@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, as_utc
+from app.local_copies import copies
 from app.reports.model import FreshnessReport
 
 
@@ -86,6 +87,22 @@ class _DecodedReports:
 
 _decoded = _DecodedReports()
 
+#: The name of this process's copies of report versions (``app/local_copies.py``).
+_HEADS: Final = "report_heads"
+
+
+@dataclass(frozen=True)
+class _Head:
+    """A report row's version, without its payload."""
+
+    computed_at: datetime
+    expires_at: datetime
+    last_viewed_at: datetime | None
+
+
+def _where(client_key: str, scope_key: str) -> tuple[sa.ColumnElement[bool], ...]:
+    return (ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
+
 
 class ReportCache:
     """Reads and writes cache entries through one session."""
@@ -93,27 +110,52 @@ class ReportCache:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def get(self, client_key: str, scope_key: str) -> CachedReport | None:
-        """Return the cached report, or None; reads the payload only if not decoded yet."""
-        where = (ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
-        row = self._session.execute(
-            sa.select(
-                ReportCacheEntry.computed_at, ReportCacheEntry.expires_at, ReportCacheEntry.last_viewed_at
-            ).where(*where)
-        ).first()
-        if row is None:
-            return None
-        key = (client_key, scope_key, as_utc(row.computed_at))
-        report = _decoded.get(key)
+    def get(self, client_key: str, scope_key: str, *, recent_ok: bool = False) -> CachedReport | None:
+        """Return the cached report, or None; reads the payload only if not decoded yet.
+
+        :param recent_ok: the row's version (``computed_at``, expiry, last view) may come from this
+            process's copy, up to ``APP_HOT_CACHE_SECONDS`` old (``app/local_copies.py``); the hot
+            path's choice. Otherwise it is read from the database.
+        """
+        key = (client_key, scope_key)
+        heads = copies(self._session, _HEADS)
+        head: _Head | None = heads.get(key) if recent_ok else None
+        if head is None:
+            began = heads.now()
+            row = self._session.execute(
+                sa.select(
+                    ReportCacheEntry.computed_at, ReportCacheEntry.expires_at, ReportCacheEntry.last_viewed_at
+                ).where(*_where(client_key, scope_key))
+            ).first()
+            if row is None:
+                heads.discard([key])
+                return None
+            viewed = as_utc(row.last_viewed_at) if row.last_viewed_at is not None else None
+            head = _Head(as_utc(row.computed_at), as_utc(row.expires_at), viewed)
+            heads.put(key, head, since=began)
+        decoded_key = (client_key, scope_key, head.computed_at)
+        report = _decoded.get(decoded_key)
         if report is None:
-            payload = self._session.scalar(sa.select(ReportCacheEntry.payload).where(*where))
+            payload = self._session.scalar(
+                sa.select(ReportCacheEntry.payload).where(*_where(client_key, scope_key))
+            )
             if payload is None:  # deleted between the two reads
+                heads.discard([key])
                 return None
             report = FreshnessReport.from_json(json.loads(payload))
-            if as_utc(report.computed_at) == key[2]:  # not replaced between the two reads
-                _decoded.put(key, report)
-        viewed = as_utc(row.last_viewed_at) if row.last_viewed_at is not None else None
-        return CachedReport(report, as_utc(row.expires_at), viewed)
+            if as_utc(report.computed_at) == head.computed_at:
+                _decoded.put(decoded_key, report)
+            else:  # replaced between the two reads: serve it, keep neither
+                heads.discard([key])
+        return CachedReport(report, head.expires_at, head.last_viewed_at)
+
+    def forget(self, client_key: str, scope_key: str | None = None) -> None:
+        """Drop this process's copies of a tenant's report versions (one scope, or all): they changed."""
+        heads = copies(self._session, _HEADS)
+        if scope_key is not None:
+            heads.discard([(client_key, scope_key)])
+        else:
+            heads.discard_where(lambda key: isinstance(key, tuple) and key[0] == client_key)
 
     def touch(self, client_key: str, cached: CachedReport, *, now: datetime) -> None:
         """Note that the report was viewed (at most one write per :data:`VIEW_RESOLUTION`)."""
@@ -128,6 +170,7 @@ class ReportCache:
             .values(last_viewed_at=now)
         )
         self._session.commit()
+        self.forget(client_key, cached.report.scope.cache_key)
 
     def put(self, client_key: str, report: FreshnessReport, *, now: datetime, ttl: timedelta) -> datetime:
         """Store ``report`` (insert or replace) and commit; return its expiry."""
@@ -157,6 +200,7 @@ class ReportCache:
                     .values(**values)
                 )
         self._session.commit()
+        self.forget(*key)
         return expires
 
     def due_for_warming(
@@ -183,9 +227,12 @@ class ReportCache:
         ).all()
         self._session.execute(sa.delete(ReportCacheEntry).where(unviewed))
         self._session.commit()
+        for row in rows:
+            self.forget(row.client_key, row.scope_key)
         return [(row.client_key, row.scope_key) for row in rows]
 
     def invalidate_tenant(self, client_key: str) -> None:
         """Forget every cached report of a tenant (its settings changed)."""
         self._session.execute(sa.delete(ReportCacheEntry).where(ReportCacheEntry.client_key == client_key))
         self._session.commit()
+        self.forget(client_key)

@@ -40,7 +40,7 @@ from app.confluence.client import ConfluenceClient
 from app.confluence.factory import client_as_app
 from app.db import Base, as_utc
 from app.errors import ConfluenceRateLimitedError
-from app.reports.cache import ReportCacheEntry
+from app.reports.cache import ReportCache, ReportCacheEntry
 from app.reports.jobs import ScanJob
 from app.reports.model import FreshnessReport
 from app.reports.settings import TenantSettingsRow
@@ -174,6 +174,7 @@ def erase_accounts(session: Session, client_key: str, closed: set[str], now: dat
     )
     changed += int(result.rowcount)  # type: ignore[attr-defined]
     session.commit()
+    ReportCache(session).forget(client_key)
     return changed
 
 

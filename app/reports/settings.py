@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base
+from app.local_copies import copies
 from app.reports.model import SPACE_KEY
 from app.tenants.models import utcnow
 
@@ -106,6 +107,10 @@ def _space_keys(raw: Any, errors: dict[str, str]) -> tuple[str, ...]:
     return tuple(unique)
 
 
+#: The name of this process's copies of tenants' settings (``app/local_copies.py``).
+_SETTINGS: Final = "tenant_settings"
+
+
 def parse_settings(form: Mapping[str, Any]) -> ReportSettings:
     """Validate submitted settings (JSON names); raise SettingsValidationError listing every bad field."""
     errors: dict[str, str] = {}
@@ -122,17 +127,30 @@ def parse_settings(form: Mapping[str, Any]) -> ReportSettings:
     return settings
 
 
-def load_settings(session: Session, client_key: str) -> ReportSettings:
-    """Return the tenant's settings, or the defaults if none were saved."""
+def load_settings(session: Session, client_key: str, *, recent_ok: bool = False) -> ReportSettings:
+    """Return the tenant's settings, or the defaults if none were saved.
+
+    :param recent_ok: this process's copy, up to ``APP_HOT_CACHE_SECONDS`` old, will do (the hot
+        path; ``app/local_copies.py``). Saving settings in this process drops the copy at once.
+    """
+    kept = copies(session, _SETTINGS)
+    if recent_ok:
+        found: ReportSettings | None = kept.get(client_key)
+        if found is not None:
+            return found
+    began = kept.now()
     row = session.get(TenantSettingsRow, client_key)
     if row is None:
-        return ReportSettings()
-    return ReportSettings(
-        stale_days=row.stale_days,
-        cache_ttl_minutes=row.cache_ttl_minutes,
-        rows_per_page=row.rows_per_page,
-        excluded_spaces=tuple(json.loads(row.excluded_spaces or "[]")),
-    )
+        settings = ReportSettings()
+    else:
+        settings = ReportSettings(
+            stale_days=row.stale_days,
+            cache_ttl_minutes=row.cache_ttl_minutes,
+            rows_per_page=row.rows_per_page,
+            excluded_spaces=tuple(json.loads(row.excluded_spaces or "[]")),
+        )
+    kept.put(client_key, settings, since=began)
+    return settings
 
 
 def save_settings(
@@ -150,3 +168,4 @@ def save_settings(
     row.updated_at = utcnow()
     row.updated_by = updated_by
     session.commit()
+    copies(session, _SETTINGS).discard([client_key])

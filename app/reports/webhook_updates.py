@@ -477,6 +477,7 @@ def apply_to_reports(
                 break
             session.rollback()  # another process changed it first: read it again
     session.commit()
+    ReportCache(session).forget(client_key)
     return done
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, insert_ignoring_conflicts
+from app.local_copies import copies
 from app.tenants.models import utcnow
 
 #: Rate-limit hits older than this are forgotten.
@@ -53,6 +55,47 @@ class TenantHealth(Base):
         """Rate-limit hits within the last week, oldest first."""
         hits = [datetime.fromisoformat(stamp) for stamp in json.loads(self.rate_limit_hits or "[]")]
         return [hit for hit in hits if now - hit <= RECENT]
+
+
+@dataclass(frozen=True)
+class HealthSummary:
+    """A tenant's health row as pages show it (all empty before any call was recorded)."""
+
+    last_success_at: datetime | None = None
+    last_failure_at: datetime | None = None
+    last_failure: str | None = None
+    rate_limit_hits: tuple[datetime, ...] = ()
+
+    def recent_rate_limit_hits(self, now: datetime) -> list[datetime]:
+        """Rate-limit hits within the last week, oldest first."""
+        return [hit for hit in self.rate_limit_hits if now - hit <= RECENT]
+
+
+#: The name of this process's copies of health rows (``app/local_copies.py``).
+_HEALTH: Final = "tenant_health"
+
+
+def load_health(session: Session, client_key: str, *, recent_ok: bool = False) -> HealthSummary:
+    """The tenant's health; with ``recent_ok``, this process's copy up to ``APP_HOT_CACHE_SECONDS`` old."""
+    kept = copies(session, _HEALTH)
+    if recent_ok:
+        found: HealthSummary | None = kept.get(client_key)
+        if found is not None:
+            return found
+    began = kept.now()
+    row = session.get(TenantHealth, client_key)
+    summary = (
+        HealthSummary()
+        if row is None
+        else HealthSummary(
+            row.last_success_at,
+            row.last_failure_at,
+            row.last_failure,
+            tuple(datetime.fromisoformat(stamp) for stamp in json.loads(row.rate_limit_hits or "[]")),
+        )
+    )
+    kept.put(client_key, summary, since=began)
+    return summary
 
 
 class HealthRecorder:
@@ -103,3 +146,4 @@ class HealthRecorder:
             kept = row.recent_rate_limit_hits(now) + hits
             row.rate_limit_hits = json.dumps([hit.isoformat() for hit in kept[-MAX_REMEMBERED_HITS:]])
         session.commit()
+        copies(session, _HEALTH).discard([self.client_key])

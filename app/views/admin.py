@@ -8,10 +8,11 @@ from flask.typing import ResponseReturnValue
 from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
+from app.expiring import ExpiringCache
 from app.jobs.queue import depth, get_queue
 from app.reports.jobs import ScanJobs
 from app.reports.settings import load_settings
-from app.tenants.health import TenantHealth
+from app.tenants.health import load_health
 from app.views.authorization import require_site_admin
 from app.views.tenant_client import now_utc
 
@@ -27,20 +28,37 @@ def settings_page() -> ResponseReturnValue:
     require_site_admin()
     session = get_session()
     tenant = g.tenant
-    health = session.get(TenantHealth, tenant.client_key)
-    now = now_utc()
-    hits = health.recent_rate_limit_hits(now) if health is not None else []
-    try:
-        queue_depth: dict[str, int] | None = depth(get_queue(current_app._get_current_object()))  # type: ignore[attr-defined]
-    except Exception:  # the queue's storage is down: say so, the page still works
-        current_app.logger.warning("could not read the job queue's depth", exc_info=True)
-        queue_depth = None
+    health = load_health(session, tenant.client_key, recent_ok=True)
+    scans, queue_depth = _job_status(tenant.client_key)
     return render_template(
         "admin/freshness.html",
-        settings=load_settings(session, tenant.client_key),
+        settings=load_settings(session, tenant.client_key, recent_ok=True),
         health=health,
-        rate_limit_hits=hits,
-        scans=ScanJobs(session).counts(tenant.client_key),
+        rate_limit_hits=health.recent_rate_limit_hits(now_utc()),
+        scans=scans,
         queue_depth=queue_depth,
         save_url=url_for("api.admin_settings"),
     )
+
+
+JobStatus = tuple[dict[str, int], dict[str, int] | None]
+
+
+def _job_status(client_key: str) -> JobStatus:
+    """The tenant's scan counts and the queue's depth, as read at most ``APP_HOT_CACHE_SECONDS`` ago."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    kept: ExpiringCache[str, JobStatus] = app.extensions.setdefault(
+        "admin_job_status", ExpiringCache(app.config["HOT_CACHE_SECONDS"], 10_000)
+    )
+    found = kept.get(client_key)
+    if found is not None:
+        return found
+    began = kept.now()
+    try:
+        queue_depth: dict[str, int] | None = depth(get_queue(app))
+    except Exception:  # the queue's storage is down: say so, the page still works
+        current_app.logger.warning("could not read the job queue's depth", exc_info=True)
+        queue_depth = None
+    status = (ScanJobs(get_session()).counts(client_key), queue_depth)
+    kept.put(client_key, status, since=began)
+    return status

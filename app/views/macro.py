@@ -37,7 +37,7 @@ def freshness() -> ResponseReturnValue:
         raise MethodNotAllowedError("The macro is loaded with GET.", allowed=("GET", "HEAD"))
     tenant = g.tenant
     session = get_session()
-    settings = load_settings(session, tenant.client_key)
+    settings = load_settings(session, tenant.client_key, recent_ok=True)
     params = MacroParams.parse(request.args, settings)
     scope = params.scope
     if settings.excludes(scope.space_key):
