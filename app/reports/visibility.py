@@ -95,9 +95,11 @@ class Visibility:
                     raise ViewerCheckFailed(type(exc).__name__) from exc
                 calls += 1
                 self._chunks.put(key, allowed)
-            seen.extend(item for item in chunk if item.id in allowed)
-            if len(seen) > offset + limit:
-                return VisibleSlice(seen[offset : offset + limit], True)
+            for item in chunk:  # stop at the first row past the page: the rest only says "more"
+                if item.id in allowed:
+                    seen.append(item)
+                    if len(seen) > offset + limit:
+                        return VisibleSlice(seen[offset : offset + limit], True)
         return VisibleSlice(seen[offset : offset + limit], False)
 
     def forget_names(self, client_key: str, account_ids: Sequence[str]) -> None:
