@@ -18,6 +18,7 @@ no context path), the published vectors win; see docs/qsh.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Final
@@ -30,7 +31,10 @@ CONTEXT_QSH: Final = "context-qsh"
 _UNRESERVED: Final = "-._~"
 
 
+@functools.lru_cache(maxsize=4096)
 def _encode(text: str) -> str:
+    # A pure function of its input, and most names and values (xdm_e, cp, lic, cv, a page id) come
+    # again on every request of a site: kept in a small bounded LRU.
     return quote(text, safe=_UNRESERVED)
 
 
