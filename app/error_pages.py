@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from app.errors import AppError, ConnectAuthError, DatabaseUnavailableError, MethodNotAllowedError
 from app.observability.metrics import count_refusal
+from app.page_memo import RenderMemo
 
 #: Errors that mean "the database is not answering" (down, restarting, unreachable, pool exhausted).
 DATABASE_DOWN = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
@@ -29,10 +30,21 @@ def _wants_html() -> bool:
     return request.method in {"GET", "HEAD"} and request.path.startswith(prefixes)
 
 
+def _error_pages() -> RenderMemo:
+    """This app's rendered error pages: a pure function of the title, the message and the prefix the
+    app is served under (the page's static URLs), so they are kept in a small LRU (a 401 storm then
+    costs no template render)."""
+    memo: RenderMemo = current_app.extensions.setdefault("error_page_memo", RenderMemo(64))
+    return memo
+
+
 def _respond(status: int, code: str, message: str, title: str) -> Response:
     if _wants_html():
         try:
-            page = render_template("error.html", title=title, message=message)
+            page = _error_pages().get_or_render(
+                (title, message, request.script_root),
+                lambda: render_template("error.html", title=title, message=message),
+            )
         except Exception:  # never let the error page itself turn a 4xx into an unhandled error
             current_app.logger.exception("could not render the error page")
             page = f"{title}. {message}"

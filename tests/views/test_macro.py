@@ -197,3 +197,20 @@ def test_admin_default_threshold_applies_when_the_macro_sets_none(
     assert status == 200
     assert "Stale (over 7 days)" in body
     assert body.count('<tr class="is-') == 3
+
+
+def test_error_pages_are_rendered_once_per_message_and_stay_exact(
+    app: Flask, client: FlaskClient, installed_site: Site
+) -> None:
+    """Refused iframe loads share one kept page per message; a different message is its own page."""
+    forged = [
+        installed_site.signed_url("/macros/freshness", {"n": str(i)}, secret="x" * 40) for i in range(3)
+    ]
+    bodies = [client.get(url) for url in forged]
+    assert {response.status_code for response in bodies} == {401}
+    assert len({response.get_data(as_text=True) for response in bodies}) == 1
+    assert "signature" in bodies[0].get_data(as_text=True)
+    unknown = Site(base_url=installed_site.base_url).signed_url("/macros/freshness")
+    other = client.get(unknown)
+    assert other.status_code == 401 and "not an installed site" in other.get_data(as_text=True)
+    assert len(app.extensions["error_page_memo"]) == 2

@@ -1,0 +1,53 @@
+"""A bounded, thread-safe LRU of rendered pages, for pages that are pure functions of their key.
+
+Used for the macro's report pages (``app/views/render_memo.py``, which adds per-request placeholders)
+and the framework's error pages (``app/error_pages.py``). A page that is a pure function of its key
+never goes stale, so nothing here expires or needs invalidating.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Final
+
+#: Pages kept per process (a page is about 8 KB: about 4 MB at most).
+DEFAULT_MAX_ENTRIES: Final = 512
+
+
+class RenderMemo:
+    """A thread-safe LRU of rendered pages: at most ``max_entries``, least recently used dropped first."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
+        """The page for ``key``: the kept one, or ``render()``'s, kept (rendered outside the lock)."""
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+                self.hits += 1
+                return page
+            self.misses += 1
+        page = render()
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.max_entries:
+                self._pages.popitem(last=False)
+        return page
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
