@@ -108,11 +108,18 @@ def test_retry_settings_reach_the_client() -> None:
         ({"SCAN_MAX_ATTEMPTS": 0}, "APP_SCAN_MAX_ATTEMPTS"),
         ({"WARM_VIEWED_DAYS": 0}, "APP_WARM_VIEWED_DAYS"),
         ({"WARM_AHEAD_SECONDS": -1}, "APP_WARM_AHEAD_SECONDS"),
+        ({"HOT_CACHE_SECONDS": -0.5}, "APP_HOT_CACHE_SECONDS must be a number of seconds from 0 to 10"),
+        ({"HOT_CACHE_SECONDS": 11}, "APP_HOT_CACHE_SECONDS"),
     ],
 )
 def test_job_settings_are_checked_at_start_up(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         valid(**overrides)
+
+
+def test_the_hot_cache_bound_is_read_from_the_environment_and_zero_is_allowed() -> None:
+    assert from_environment({"APP_HOT_CACHE_SECONDS": "0.25"}) == {"HOT_CACHE_SECONDS": 0.25}
+    assert valid(HOT_CACHE_SECONDS=0)["HOT_CACHE_SECONDS"] == 0
 
 
 def test_the_queue_is_a_file_by_default_and_redis_when_a_url_is_set(tmp_path: Any) -> None:
