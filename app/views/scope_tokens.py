@@ -7,6 +7,7 @@ secret (shared by every app process through the database); the endpoint accepts 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict
 from typing import Any, Final
 
@@ -21,7 +22,18 @@ _TYPE: Final = "freshness-scope"
 
 
 def sign_scope(scope: ReportScope, *, client_key: str, secret: str, now: int) -> str:
-    """Return a token binding ``scope`` to this tenant for an hour."""
+    """Return a token binding ``scope`` to this tenant for an hour.
+
+    The token is a pure function of its arguments (``now`` in whole seconds), so one second's loads
+    of a scope share one signature: kept only for that second (no secret outlives it here).
+    """
+    key = (scope, client_key, secret)
+    with _this_second.lock:
+        if _this_second.second != now:
+            _this_second.second, _this_second.tokens = now, {}
+        token = _this_second.tokens.get(key)
+    if token is not None:
+        return token
     claims = {
         "typ": _TYPE,
         "sub": client_key,
@@ -29,7 +41,22 @@ def sign_scope(scope: ReportScope, *, client_key: str, secret: str, now: int) ->
         "exp": now + LIFETIME_SECONDS,
         "scope": asdict(scope),
     }
-    return tokens.sign_hs256(claims, secret)
+    token = tokens.sign_hs256(claims, secret)
+    with _this_second.lock:
+        if _this_second.second == now and len(_this_second.tokens) < _MAX_PER_SECOND:
+            _this_second.tokens[key] = token
+    return token
+
+
+class _ThisSecond:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.second = -1
+        self.tokens: dict[tuple[ReportScope, str, str], str] = {}
+
+
+_this_second = _ThisSecond()
+_MAX_PER_SECOND: Final = 1024
 
 
 def verify_scope(token: str, *, client_key: str, secret: str, now: int) -> ReportScope:

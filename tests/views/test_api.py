@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import jwt
 import pytest
 from flask.testing import FlaskClient
 
@@ -120,3 +121,23 @@ def test_no_token_is_a_401(client: FlaskClient) -> None:
     response = client.get("/api/freshness/items")
     assert response.status_code == 401
     assert response.get_json()["error"] == "unauthorized"
+
+
+def test_scope_tokens_are_shared_within_a_second_and_follow_the_secret() -> None:
+    from app.reports.model import ReportScope
+    from app.views.scope_tokens import verify_scope
+
+    scope, now = ReportScope("DOCS"), 1_800_000_000
+    first = sign_scope(scope, client_key="t1", secret="a" * 32, now=now)
+    assert sign_scope(scope, client_key="t1", secret="a" * 32, now=now) == first
+    renewed = sign_scope(scope, client_key="t1", secret="b" * 32, now=now)
+    assert renewed != first
+    assert verify_scope(renewed, client_key="t1", secret="b" * 32, now=now) == scope
+    later = sign_scope(scope, client_key="t1", secret="a" * 32, now=now + 1)
+    assert later != first
+    assert (
+        jwt.decode(later, "a" * 32, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False})[
+            "iat"
+        ]
+        == now + 1
+    )
