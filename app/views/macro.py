@@ -15,7 +15,14 @@ from app.errors import MethodNotAllowedError
 from app.reports.settings import load_settings
 from app.views import render_memo
 from app.views.macro_params import MacroParams
-from app.views.report_page import page_memo_key, progress_json, report_context, scope_token_for
+from app.views.presenters import elapsed
+from app.views.report_page import (
+    page_memo_key,
+    progress_json,
+    report_context,
+    scope_token_for,
+    visible_rows,
+)
 from app.views.tenant_client import report_service
 
 bp = Blueprint("macro", __name__)
@@ -45,23 +52,28 @@ def freshness() -> ResponseReturnValue:
     view = report_service().view(session, tenant.client_key, scope)
     token = scope_token_for(tenant, scope)
     if view.report is not None:
-        context = report_context(
-            tenant,
-            g.get("account_id"),
-            scope,
-            view.report,
-            page_size=params.rows,
-            refresh=view.job,
-            scope_token=render_memo.SCOPE_TOKEN,
-        )
-        # The page is memoised without its per-request values, which are put in after.
-        computed_ago = context["computed_ago"]
-        context["computed_ago"] = render_memo.COMPUTED_AGO
+        report, refresh = view.report, view.job
+        rows = visible_rows(tenant, g.get("account_id"), scope, report, page_size=params.rows)
+
+        def render() -> str:
+            # The page is memoised without its per-request values, which are put in after.
+            context = report_context(
+                tenant,
+                g.get("account_id"),
+                scope,
+                report,
+                page_size=params.rows,
+                refresh=refresh,
+                scope_token=render_memo.SCOPE_TOKEN,
+                rows=rows,
+            )
+            context["computed_ago"] = render_memo.COMPUTED_AGO
+            return render_template("macro/freshness.html", **context)
+
         page = memo().get_or_render(
-            page_memo_key(tenant, view.report, settings, context),
-            lambda: render_template("macro/freshness.html", **context),
+            page_memo_key(tenant, report, settings, scope, params.rows, refresh, rows), render
         )
-        return render_memo.fill(page, scope_token=token, computed_ago=computed_ago)
+        return render_memo.fill(page, scope_token=token, computed_ago=elapsed(report.computed_at, rows.now))
     job = view.job
     if job is not None and job.state == "failed":
         return render_template(

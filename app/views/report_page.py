@@ -6,10 +6,12 @@ status endpoint renders the same fragment and the page's script swaps it in with
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template, request, url_for
 
 from app.connect.auth import now_seconds
 from app.errors import ConfluenceError
@@ -17,7 +19,7 @@ from app.reports.jobs import JobView
 from app.reports.model import FreshnessReport, ReportItem, ReportScope
 from app.reports.visibility import ViewerCheckFailed, VisibleSlice
 from app.tenants.snapshot import TenantSnapshot
-from app.views.presenters import elapsed, item_view
+from app.views.presenters import UNKNOWN_EDITOR, elapsed, item_view
 from app.views.scope_tokens import sign_scope
 from app.views.tenant_client import display_names, now_utc, readable_ids, visibility
 
@@ -74,17 +76,34 @@ def rows_json(tenant: TenantSnapshot, items: list[ReportItem], stale_days: int) 
     return [item_view(tenant, item, now, stale_days, names) for item in items]
 
 
-def report_context(
+@dataclass(frozen=True)
+class VisibleRows:
+    """The rows one viewer may see on a report's first page, before they are turned into row data."""
+
+    items: tuple[ReportItem, ...]
+    names: Mapping[str, str]
+    more: bool
+    withheld: str | None
+    now: datetime
+
+    def memo_key(self) -> tuple[tuple[ReportItem, int, str], ...]:
+        """The rows by value as a page shows them: each item, its age in days, its editor's name."""
+        unknown = UNKNOWN_EDITOR
+        return tuple(
+            (item, (self.now - item.updated_at).days, self.names.get(item.editor or "", unknown))
+            for item in self.items
+        )
+
+
+def visible_rows(
     tenant: TenantSnapshot,
     account_id: str | None,
     scope: ReportScope,
     report: FreshnessReport,
     *,
     page_size: int,
-    refresh: JobView | None,
-    scope_token: str,
-) -> dict[str, Any]:
-    """Everything ``macro/_report.html`` shows, for this viewer.
+) -> VisibleRows:
+    """The first page of rows ``account_id`` may see, with their editors' names.
 
     The first rows are confirmed with one call as the viewer (the 250 stalest items); if fewer than a
     page of them are readable, "Show more" finds the rest. Names take at most one more call.
@@ -98,45 +117,70 @@ def report_context(
         shown = VisibleSlice([], False)
         withheld = WITHHELD_NO_VIEWER if not account_id else WITHHELD_NO_ANSWER
     names = editor_names(tenant, shown.items)
-    rows = [item_view(tenant, item, now, scope.stale_days, names) for item in shown.items]
+    return VisibleRows(tuple(shown.items), names, shown.more, withheld, now)
+
+
+def report_context(
+    tenant: TenantSnapshot,
+    account_id: str | None,
+    scope: ReportScope,
+    report: FreshnessReport,
+    *,
+    page_size: int,
+    refresh: JobView | None,
+    scope_token: str,
+    rows: VisibleRows | None = None,
+) -> dict[str, Any]:
+    """Everything ``macro/_report.html`` shows, for this viewer (``rows``: already looked up)."""
+    if rows is None:
+        rows = visible_rows(tenant, account_id, scope, report, page_size=page_size)
+    data = [item_view(tenant, item, rows.now, scope.stale_days, rows.names) for item in rows.items]
     return {
         "report": report,
         "scope": scope,
-        "rows": rows,
-        "withheld": withheld,
+        "rows": data,
+        "withheld": rows.withheld,
         "page_size": page_size,
-        "more": shown.more,
-        "oldest": rows[0] if rows else None,
+        "more": rows.more,
+        "oldest": data[0] if data else None,
         "refresh": refresh,
-        "computed_ago": elapsed(report.computed_at, now),
+        "computed_ago": elapsed(report.computed_at, rows.now),
         "items_url": url_for("api.freshness_items"),
         "scope_token": scope_token,
     }
 
 
 def page_memo_key(
-    tenant: TenantSnapshot, report: FreshnessReport, settings: Hashable, context: dict[str, Any]
+    tenant: TenantSnapshot,
+    report: FreshnessReport,
+    settings: Hashable,
+    scope: ReportScope,
+    page_size: int,
+    refresh: JobView | None,
+    rows: VisibleRows,
 ) -> Hashable:
     """Everything a macro page built from ``report_context`` shows, but the per-request values.
 
     The scope token and "computed … ago" are left out: the memoised page holds placeholders for them
-    (``render_memo``). The rows are in by value (title, link, age, version, editor's name), so the
-    key changes with the viewer's visible rows, their names and the day.
+    (``render_memo``). The rows are in by value (each item, its age in days, its editor's name), so
+    the key changes with the viewer's visible rows, their names and the day; the prefix the app is
+    served under is in too (the page's URLs). Nothing here needs the rows' data built: a memo hit
+    costs no row formatting.
     """
-    refresh: JobView | None = context["refresh"]
     return (
         tenant.client_key,
         tenant.base_url,
         tenant.display_url,
-        context["scope"],
+        request.script_root,
+        scope,
         report.computed_at,
         (report.space_name, report.scanned, report.stale),
         settings,
-        context["page_size"],
-        context["more"],
-        context["withheld"],
+        page_size,
+        rows.more,
+        rows.withheld,
         (refresh.in_progress, refresh.state, refresh.message) if refresh is not None else None,
-        tuple(tuple(row.items()) for row in context["rows"]),
+        rows.memo_key(),
     )
 
 
