@@ -32,6 +32,7 @@ from app.commands import register_commands
 from app.connect import descriptor, lifecycle, tenant_cache, webhooks
 from app.connect.auth import enforce_authentication
 from app.connect.install_keys import InstallKeyCache
+from app.cookie_sessions import LazyCookieSessions
 from app.jobs import queue as jobs_queue
 from app.tenants import retention
 from app.tenants.store import StoreFactory, TenantStore
@@ -65,6 +66,7 @@ class Connect:
         """
         app.config.setdefault("CLOCK", time.time)  # the time tokens and caches are checked against
         app.extensions["connect"] = self
+        app.session_interface = LazyCookieSessions()
         app.extensions["tenant_store"] = self.tenant_store
         tenant_cache.init_app(app)
         secrets_at_rest.configure(app.config["SECRETS_KEYS_LIST"])
