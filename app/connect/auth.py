@@ -109,10 +109,24 @@ def authenticate_request(*, allow_context_qsh: bool = False) -> None:
         allow_context_qsh=allow_context_qsh,
         reread_secret=reread_secret,
     )
+    _share_parsed_query(query)
     g.tenant = found[claims["iss"]]
     g.claims = claims
     subject = claims.get("sub")
     g.account_id = subject if isinstance(subject, str) and subject else None
+
+
+def _share_parsed_query(query: Sequence[tuple[str, str]]) -> None:
+    """Let ``request.args`` be the query parsed for the qsh, so a request's query is parsed once.
+
+    Both are ``parse_qsl`` with blank values kept over the same text; they differ only on bytes that
+    are not UTF-8, which the qsh's parse turns into U+FFFD and Werkzeug keeps percent-encoded. A query
+    with any U+FFFD is left to Werkzeug.
+    """
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    if "args" in current.__dict__ or any("\ufffd" in name or "\ufffd" in value for name, value in query):
+        return
+    current.args = current.parameter_storage_class(query)
 
 
 def require_jwt(*, allow_context_qsh: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -186,3 +186,51 @@ def test_two_tokens_in_the_query_are_refused(client: FlaskClient, installed_site
     response = client.get(f"{signed}&jwt={token}")
     assert response.status_code == 401
     assert "more than one token" in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def args_app(app: Flask) -> Flask:
+    """A route that answers ``request.args`` as the view sees it and as Werkzeug parses it afresh."""
+    from flask import jsonify, request
+    from werkzeug.wrappers import Request
+
+    from app.connect.auth import require_jwt
+
+    @require_jwt()
+    def args_echo() -> object:
+        # Before anything reads request.args: did authentication hand its parse over?
+        shared = "args" in request._get_current_object().__dict__  # type: ignore[attr-defined]
+        own = Request(request.environ).args  # a new request object: Werkzeug's own parse
+        return jsonify(
+            seen=list(request.args.items(multi=True)), werkzeug=list(own.items(multi=True)), shared=shared
+        )
+
+    app.add_url_rule("/__args", "args_echo", args_echo)
+    return app
+
+
+@pytest.mark.parametrize(
+    "raw_query",
+    [
+        "spaceKey=DOCS&rows=10&cp=%2Fwiki",
+        "title=caf%C3%A9+menu&empty=&bare&x=1&x=2",
+        "q=%E5%AE%AE%E5%B4%8E&plus=a%2Bb&amp=%26",
+    ],
+)
+def test_request_args_reuse_the_qsh_parse_and_equal_werkzeug_s_own(
+    args_app: Flask, installed_site: Site, raw_query: str
+) -> None:
+    url = f"/__args?{raw_query}"
+    token = installed_site.host_token("GET", url)
+    body = args_app.test_client().get(f"{url}&jwt={token}").get_json()
+    assert body["shared"] is True
+    assert body["seen"] == body["werkzeug"] and ["jwt", token] in body["seen"]
+
+
+def test_a_query_that_is_not_utf8_is_left_to_werkzeug(args_app: Flask, installed_site: Site) -> None:
+    url = "/__args?name=%FF%FEbad&rows=10"
+    token = installed_site.host_token("GET", url)
+    body = args_app.test_client().get(f"{url}&jwt={token}").get_json()
+    assert body["shared"] is False
+    assert body["seen"] == body["werkzeug"]
+    assert ["name", "%FF%FEbad"] in body["seen"]  # Werkzeug keeps undecodable bytes percent-encoded
