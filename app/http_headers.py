@@ -16,6 +16,7 @@ session during a 500) yields ``frame-ancestors 'none'``, never a response withou
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -30,6 +31,12 @@ STATIC_CACHE: Final = "public, max-age=3600"
 def _origin(url: object) -> str | None:
     if not isinstance(url, str) or not url:
         return None
+    return _origin_of(url)
+
+
+@functools.lru_cache(maxsize=4096)
+def _origin_of(url: str) -> str | None:
+    # Pure, and the same few URLs (each tenant's base and display URL, all.js) come on every response.
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         return None
