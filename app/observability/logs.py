@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import hmac
+import itertools
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -56,7 +58,24 @@ def request_id_from(incoming: str | None) -> str:
     """The incoming id if it is a sane short token, else a new random one."""
     if incoming and _SANE_REQUEST_ID.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    return f"{_new_ids.prefix}{next(_new_ids.counter):012x}"
+
+
+class _NewIds:
+    """New request ids: a random prefix per process and a counter, unique without a random draw (a
+    system call) per request; 20 random hex digits and 12 of counter, as long as a UUID's hex. A
+    forked child (a server's worker) draws its own prefix."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = uuid.uuid4().hex[:20]
+        self.counter = itertools.count(1)
+
+
+_new_ids = _NewIds()
+os.register_at_fork(after_in_child=_new_ids.reset)
 
 
 @contextmanager

@@ -173,3 +173,24 @@ def test_an_operator_can_compute_a_sites_tag(app: Flask, client: FlaskClient, in
     _, lines = get(client, installed_site.signed_url(MACRO, PARAMS))
     result = app.test_cli_runner().invoke(args=["tenants", "tag", installed_site.client_key])
     assert result.exit_code == 0 and result.output.strip() == request_line(lines)["tenant"]
+
+
+def test_new_request_ids_are_unique_and_a_forked_child_draws_its_own() -> None:
+    import os
+
+    from app.observability.logs import request_id_from
+
+    ids = {request_id_from(None) for _ in range(1000)}
+    assert len(ids) == 1000 and all(len(i) == 32 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what a server's forked worker would hand out first
+        os.close(read)
+        os.write(write, request_id_from(None).encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent_next = request_id_from(None)
+    assert child[:20] != parent_next[:20] and child not in ids
