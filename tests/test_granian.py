@@ -45,7 +45,7 @@ def test_the_procfile_serves_with_granian_and_runs_the_worker_and_migrations() -
     web = procfile_line("web")
     assert "granian --interface wsgi --factory" in web and web.endswith(" app:create_app")
     assert "--port ${PORT" in web and "--workers ${WEB_CONCURRENCY" in web
-    assert "--blocking-threads 4 " in web and "--no-access-log" in web
+    assert "--blocking-threads ${WEB_THREADS:-2} " in web and "--no-access-log" in web
     assert procfile_line("worker") == "flask --app app worker"
     assert procfile_line("release") == "flask --app app db upgrade"
 
