@@ -15,6 +15,8 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 class LazyCookieSessions(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
-            return self.session_class()
+        if app.secret_key and (
+            "HTTP_COOKIE" not in request.environ or self.get_cookie_name(app) not in request.cookies
+        ):
+            return self.session_class()  # no Cookie header at all (every Connect request): no parse
         return super().open_session(app, request)

@@ -40,6 +40,8 @@ def test_no_signer_is_built_without_a_session_cookie(
     response = client.get("/__session/read")
     assert response.get_data(as_text=True) == "nothing"
     assert "Set-Cookie" not in response.headers and built == []
+    client.set_cookie("unrelated", "1")  # a Cookie header without the session cookie: no signer either
+    assert client.get("/__session/read").get_data(as_text=True) == "nothing" and built == []
 
 
 def test_a_written_session_still_round_trips_with_the_configured_cookie(session_app: Flask) -> None:
