@@ -928,7 +928,7 @@ def report(
             ours, ace = results.get((target, kind)), results.get(("ACE", kind))
             if ours is None or ace is None:
                 continue
-            line = f"  {target:22}{kind:9} req/s {ours.rps / ace.rps:5.2f}x (goal >= {goal}x)"
+            line = f"  {target:22} {kind:9} req/s {ours.rps / ace.rps:5.2f}x (goal >= {goal}x)"
             if kind != "bad-qsh":
                 line += f", p99 {ours.p99_ms:.2f} vs {ace.p99_ms:.2f} ms (goal <=)"
             if kind == "iframe":
