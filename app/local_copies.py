@@ -14,8 +14,8 @@ was never configured (a script's own) keeps nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
-from typing import Any, Final
+from collections.abc import Callable, Hashable
+from typing import Any, Final, TypeVar
 from weakref import WeakKeyDictionary
 
 import sqlalchemy as sa
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.expiring import ExpiringCache
 
 _SIZE: Final = 10_000
+V = TypeVar("V")
 
 
 class _EngineCopies:
@@ -54,3 +55,20 @@ def copies(session: Session, name: str) -> ExpiringCache[Hashable, Any]:
     bind = session.get_bind()
     engine = bind.engine if isinstance(bind, sa.Connection) else bind
     return _by_engine.get(engine, _unconfigured).named(name)
+
+
+def read_through(session: Session, name: str, key: Hashable, read: Callable[[], V], *, recent_ok: bool) -> V:
+    """``read()``'s value, kept as a copy; with ``recent_ok`` a copy up to ``ttl`` old is returned instead.
+
+    The copy expires ``ttl`` after ``read()`` began (the stated bound). Writers evict with
+    ``copies(session, name).discard([key])``.
+    """
+    kept = copies(session, name)
+    if recent_ok:
+        found: V | None = kept.get(key)
+        if found is not None:
+            return found
+    began = kept.now()
+    value = read()
+    kept.put(key, value, since=began)
+    return value

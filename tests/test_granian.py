@@ -10,34 +10,19 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
 from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site, install_over_http
 from tests.kit.confluence import FakeConfluence
-from tests.kit.database import fresh_database_url
 from tests.kit.faulty_app import BUG_PATH, VIEW_BUG_PATH
-from tests.kit.processes import REPO, app_env, flask, free_port, running
-from tests.kit.procfile import procfile_line, web_command, web_env
+from tests.kit.processes import REPO, free_port, running
+from tests.kit.procfile import migrated_env, procfile_line, web_command, web_env
 from tests.kit.token_leaks import QUERY, request_each, site_secrets, token_of
 
 SECRET_KEY = "flask-secret-key-that-must-stay-in-the-process-0123456789"
 
 
 def served_env(tmp_path: Path, atlassian: Atlassian, port: int, **extra: str) -> dict[str, str]:
-    env = app_env(
-        {
-            "APP_BASE_URL": f"http://127.0.0.1:{port}",
-            "APP_DATABASE_URL": fresh_database_url(tmp_path),
-            "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
-            "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
-            "APP_JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
-            "APP_SECRET_KEY": SECRET_KEY,
-            "APP_SECRETS_KEYS": Fernet.generate_key().decode(),
-            **extra,
-        }
-    )
-    migrated = flask("db", "upgrade", env=env)
-    assert migrated.returncode == 0, migrated.stderr
+    env = migrated_env(tmp_path, atlassian, f"http://127.0.0.1:{port}", APP_SECRET_KEY=SECRET_KEY, **extra)
     return web_env(env, port=port)
 
 

@@ -11,9 +11,8 @@ import requests
 
 from tests.kit.atlassian import AWKWARD_QUERY, Atlassian, Site, install_over_http
 from tests.kit.confluence import FakeConfluence
-from tests.kit.database import fresh_database_url
-from tests.kit.processes import BIN, app_env, flask, free_port, running
-from tests.kit.procfile import web_command, web_env
+from tests.kit.processes import BIN, flask, free_port, running
+from tests.kit.procfile import migrated_env, web_command, web_env
 
 AWKWARD = [
     ("pageId", "98310"),
@@ -30,17 +29,7 @@ def test_commands_serve_a_signed_install_and_signed_module_urls(
 ) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = app_env(
-        {
-            "APP_BASE_URL": base_url,
-            "APP_DATABASE_URL": fresh_database_url(tmp_path),
-            "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
-            "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
-            "APP_JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
-        }
-    )
-    migrated = flask("db", "upgrade", env=env)
-    assert migrated.returncode == 0, migrated.stderr
+    env = migrated_env(tmp_path, atlassian, base_url)
     if server == "flask run":
         command = [str(BIN / "flask"), "--app", "app", "run", "--port", str(port)]
     elif server == "gunicorn":

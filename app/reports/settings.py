@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base
-from app.local_copies import copies
+from app.local_copies import copies, read_through
 from app.reports.model import SPACE_KEY
 from app.tenants.models import utcnow
 
@@ -133,24 +133,21 @@ def load_settings(session: Session, client_key: str, *, recent_ok: bool = False)
     :param recent_ok: this process's copy, up to ``APP_HOT_CACHE_SECONDS`` old, will do (the hot
         path; ``app/local_copies.py``). Saving settings in this process drops the copy at once.
     """
-    kept = copies(session, _SETTINGS)
-    if recent_ok:
-        found: ReportSettings | None = kept.get(client_key)
-        if found is not None:
-            return found
-    began = kept.now()
+    return read_through(
+        session, _SETTINGS, client_key, lambda: _read_settings(session, client_key), recent_ok=recent_ok
+    )
+
+
+def _read_settings(session: Session, client_key: str) -> ReportSettings:
     row = session.get(TenantSettingsRow, client_key)
     if row is None:
-        settings = ReportSettings()
-    else:
-        settings = ReportSettings(
-            stale_days=row.stale_days,
-            cache_ttl_minutes=row.cache_ttl_minutes,
-            rows_per_page=row.rows_per_page,
-            excluded_spaces=tuple(json.loads(row.excluded_spaces or "[]")),
-        )
-    kept.put(client_key, settings, since=began)
-    return settings
+        return ReportSettings()
+    return ReportSettings(
+        stale_days=row.stale_days,
+        cache_ttl_minutes=row.cache_ttl_minutes,
+        rows_per_page=row.rows_per_page,
+        excluded_spaces=tuple(json.loads(row.excluded_spaces or "[]")),
+    )
 
 
 def save_settings(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, insert_ignoring_conflicts
-from app.local_copies import copies
+from app.local_copies import copies, read_through
 from app.tenants.models import utcnow
 
 #: Rate-limit hits older than this are forgotten.
@@ -77,25 +77,21 @@ _HEALTH: Final = "tenant_health"
 
 def load_health(session: Session, client_key: str, *, recent_ok: bool = False) -> HealthSummary:
     """The tenant's health; with ``recent_ok``, this process's copy up to ``APP_HOT_CACHE_SECONDS`` old."""
-    kept = copies(session, _HEALTH)
-    if recent_ok:
-        found: HealthSummary | None = kept.get(client_key)
-        if found is not None:
-            return found
-    began = kept.now()
-    row = session.get(TenantHealth, client_key)
-    summary = (
-        HealthSummary()
-        if row is None
-        else HealthSummary(
-            row.last_success_at,
-            row.last_failure_at,
-            row.last_failure,
-            tuple(datetime.fromisoformat(stamp) for stamp in json.loads(row.rate_limit_hits or "[]")),
-        )
+    return read_through(
+        session, _HEALTH, client_key, lambda: _read_health(session, client_key), recent_ok=recent_ok
     )
-    kept.put(client_key, summary, since=began)
-    return summary
+
+
+def _read_health(session: Session, client_key: str) -> HealthSummary:
+    row = session.get(TenantHealth, client_key)
+    if row is None:
+        return HealthSummary()
+    return HealthSummary(
+        row.last_success_at,
+        row.last_failure_at,
+        row.last_failure,
+        tuple(datetime.fromisoformat(stamp) for stamp in json.loads(row.rate_limit_hits or "[]")),
+    )
 
 
 class HealthRecorder:

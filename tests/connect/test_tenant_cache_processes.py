@@ -21,13 +21,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography.fernet import Fernet
 
-from tests.kit.atlassian import Atlassian, Site, install_over_http
+from tests.kit.atlassian import Atlassian, Site, install_over_http, uninstall_over_http
 from tests.kit.confluence import FakeConfluence
-from tests.kit.database import fresh_database_url
-from tests.kit.processes import app_env, flask, free_port, running
-from tests.kit.procfile import web_command, web_env
+from tests.kit.processes import free_port, running
+from tests.kit.procfile import migrated_env, web_command, web_env
 
 #: What the two processes are configured with (APP_HOT_CACHE_SECONDS).
 TTL = 2.0
@@ -46,19 +44,7 @@ class Pair:
 def pair(tmp_path: Path, atlassian: Atlassian) -> Iterator[Pair]:
     port_a, port_b = free_port(), free_port()
     base_url = f"http://127.0.0.1:{port_a}"  # both serve the app whose descriptor A publishes
-    env = app_env(
-        {
-            "APP_BASE_URL": base_url,
-            "APP_DATABASE_URL": fresh_database_url(tmp_path),
-            "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
-            "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
-            "APP_JOBS_SQLITE_PATH": str(tmp_path / "jobs.db"),
-            "APP_SECRETS_KEYS": Fernet.generate_key().decode(),
-            "APP_HOT_CACHE_SECONDS": str(TTL),
-        }
-    )
-    migrated = flask("db", "upgrade", env=env)
-    assert migrated.returncode == 0, migrated.stderr
+    env = migrated_env(tmp_path, atlassian, base_url, APP_HOT_CACHE_SECONDS=str(TTL))
     with (
         running(
             web_command(),
@@ -93,18 +79,6 @@ def seconds_until_refused(url: str, site: Site, since: float) -> float:
     raise AssertionError(f"{url} still accepted the old state {TTL + 5} s after the write")
 
 
-def uninstall_through(url: str, atlassian: Atlassian, site: Site) -> None:
-    key = requests.get(f"{url}/atlassian-connect.json", timeout=10).json()["key"]
-    token = atlassian.install_token(site, audience=url, url="/lifecycle/uninstalled")
-    response = requests.post(
-        f"{url}/lifecycle/uninstalled",
-        json=site.payload("uninstalled", app_key=key),
-        headers={"Authorization": f"JWT {token}"},
-        timeout=10,
-    )
-    assert response.status_code == 204, response.text
-
-
 def test_an_uninstall_through_one_process_is_refused_by_the_other_within_the_bound(
     pair: Pair, atlassian: Atlassian, confluence: FakeConfluence
 ) -> None:
@@ -114,7 +88,7 @@ def test_an_uninstall_through_one_process_is_refused_by_the_other_within_the_bou
     assert probe(pair.b, site) == ACCEPTED  # B now keeps the tenant
     warmed = time.monotonic()
 
-    uninstall_through(pair.a, atlassian, site)
+    uninstall_over_http(pair.a, atlassian, site)
     committed = time.monotonic()
     assert probe(pair.a, site) == REFUSED  # the process that handled it evicted at once
     # B may still accept the old state, but only within the bound; this first probe shows the kept

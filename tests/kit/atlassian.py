@@ -218,12 +218,22 @@ def install_over_http(base_url: str, atlassian: Atlassian, confluence: FakeConfl
     """
     key = requests.get(f"{base_url}/atlassian-connect.json", timeout=10).json()["key"]
     confluence.register(key, site.shared_secret, base_url)
-    token = atlassian.install_token(site, audience=base_url)
-    installed = requests.post(
-        f"{base_url}/lifecycle/installed",
-        json=site.payload("installed", app_key=key),
+    return _signed_lifecycle_over_http(base_url, atlassian, site, "installed", key)
+
+
+def uninstall_over_http(base_url: str, atlassian: Atlassian, site: Site) -> str:
+    """Post a signed ``uninstalled`` for ``site`` to the app at ``base_url``; checks the 204."""
+    key = requests.get(f"{base_url}/atlassian-connect.json", timeout=10).json()["key"]
+    return _signed_lifecycle_over_http(base_url, atlassian, site, "uninstalled", key)
+
+
+def _signed_lifecycle_over_http(base_url: str, atlassian: Atlassian, site: Site, event: str, key: str) -> str:
+    token = atlassian.install_token(site, audience=base_url, url=f"/lifecycle/{event}")
+    response = requests.post(
+        f"{base_url}/lifecycle/{event}",
+        json=site.payload(event, app_key=key),
         headers={"Authorization": f"JWT {token}"},
         timeout=10,
     )
-    assert installed.status_code == 204, installed.text
+    assert response.status_code == 204, response.text
     return token
