@@ -12,24 +12,48 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
-from flask.logging import default_handler
+from flask.logging import default_handler, wsgi_errors_stream
 
 from app.confluence.events import observe_every_client
 from app.log_redaction import RedactSecrets
 from app.observability import logs, metrics, web
 
 
+class WsgiErrorsHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Flask's default handler (each line to the request's ``wsgi.errors``, else ``sys.stderr``),
+    looking that stream up once per line instead of once per call on it."""
+
+    def __init__(self) -> None:
+        super().__init__(wsgi_errors_stream)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            stream = wsgi_errors_stream._get_current_object()
+            stream.write(line)
+            stream.flush()
+        except RecursionError:  # as StreamHandler does
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+#: One handler for every app in the process, as Flask's ``default_handler`` is.
+web_handler = WsgiErrorsHandler()
+
+
 def configure_web_logging(app: Flask) -> None:
-    """The app's lines (``app`` and its children) through Flask's handler: format, context, redaction.
+    """The app's lines (``app`` and its children) to the WSGI error stream: format, context, redaction.
 
     The ``app`` logger logs INFO and up (the request lines, refusals); Werkzeug's development server
     logs request lines with their query string, so its logger gets the redaction filter too.
     """
-    # Flask attaches its handler only when no handler is configured above; attach it whatever the
+    # Flask attaches its handler only when no handler is configured above; attach ours whatever the
     # root logger has, so these lines always reach the WSGI error stream (gunicorn's error log).
-    if default_handler not in app.logger.handlers:
-        app.logger.addHandler(default_handler)
-    logs.prepare_handler(default_handler, app.config["LOG_FORMAT"])
+    app.logger.removeHandler(default_handler)
+    if web_handler not in app.logger.handlers:
+        app.logger.addHandler(web_handler)
+    logs.prepare_handler(web_handler, app.config["LOG_FORMAT"])
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
     werkzeug_logger = logging.getLogger("werkzeug")
@@ -47,7 +71,7 @@ def configure_worker_logging(app: Flask) -> None:
         root.addHandler(handler)
     logs.prepare_handler(handler, app.config["LOG_FORMAT"])
     root.setLevel(logging.INFO)
-    app.logger.removeHandler(default_handler)  # the root handler writes the app's lines once
+    app.logger.removeHandler(web_handler)  # the root handler writes the app's lines once
 
 
 def init_app(app: Flask) -> None:

@@ -17,6 +17,7 @@ No Flask at import time for the parts the worker and the product code use (:func
 from __future__ import annotations
 
 import contextvars
+import functools
 import hashlib
 import hmac
 import itertools
@@ -51,7 +52,13 @@ def configure_tenant_tags(secret_key: str) -> None:
 
 def tenant_tag(client_key: str) -> str:
     """A short, non-reversible name for a tenant in logs (never the clientKey itself)."""
-    return hmac.new(_tag_key, client_key.encode("utf-8"), hashlib.sha256).hexdigest()[:TAG_LENGTH]
+    return _tag(_tag_key, client_key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag(key: bytes, client_key: str) -> str:
+    # Pure, and a busy tenant is tagged on every line: kept in a bounded LRU keyed by the key too.
+    return hmac.new(key, client_key.encode("utf-8"), hashlib.sha256).hexdigest()[:TAG_LENGTH]
 
 
 def request_id_from(incoming: str | None) -> str:
@@ -106,6 +113,14 @@ def bind_job_tenant(client_key: str) -> None:
     _job_tenant.set(tenant_tag(client_key))
 
 
+def request_context(request_id: str | None, tenant: object) -> dict[str, Any]:
+    """The ``request_id`` and ``tenant`` (tag) fields of a line, for a request whose id and tenant
+    (anything with a ``client_key``) are known; both keys are always there, ``None`` when unknown."""
+    client_key = getattr(tenant, "client_key", None) if tenant is not None else None
+    tag = tenant_tag(client_key) if isinstance(client_key, str) and client_key else None
+    return {"request_id": request_id or None, "tenant": tag}
+
+
 def _request_fields() -> dict[str, Any]:
     """``request_id`` and ``tenant`` of the active request, if any (never raises)."""
     try:
@@ -113,26 +128,22 @@ def _request_fields() -> dict[str, Any]:
 
         if not has_request_context():
             return {}
-        fields: dict[str, Any] = {}
-        request_id = g.get("request_id")
-        if request_id:
-            fields["request_id"] = request_id
-        tenant = g.get("tenant")
-        client_key = getattr(tenant, "client_key", None) if tenant is not None else None
-        if isinstance(client_key, str) and client_key:
-            fields["tenant"] = tenant_tag(client_key)
-        return fields
+        return request_context(g.get("request_id"), g.get("tenant"))
     except Exception:  # a log line must never fail over its context
         return {}
 
 
 class ContextFilter(logging.Filter):
-    """Adds ``request_id``, ``tenant`` and ``job_id`` to each record (absent ones stay unset)."""
+    """Adds ``request_id``, ``tenant`` and ``job_id`` to each record (absent ones stay unset).
+
+    A record that already names its request and tenant (the request line) is not looked up again.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for name, value in _request_fields().items():
-            if not hasattr(record, name):
-                setattr(record, name, value)
+        if not (hasattr(record, "request_id") and hasattr(record, "tenant")):
+            for name, value in _request_fields().items():
+                if not hasattr(record, name) and value is not None:
+                    setattr(record, name, value)
         job_id = _job_id.get()
         if job_id is not None and not hasattr(record, "job_id"):
             record.job_id = job_id

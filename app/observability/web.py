@@ -113,22 +113,26 @@ def finish_request(response: Response) -> Response:
         current_app.logger.exception("could not count a request")
     request_id = g.get("request_id") or logs.request_id_from(None)
     response.headers[logs.REQUEST_ID_HEADER] = request_id
-    quiet = request.endpoint in QUIET_ENDPOINTS and status < 400
-    log.log(
-        logging.DEBUG if quiet else logging.INFO,
-        "%s %s %s %.1fms",
-        request.method,
-        route,
-        status,
-        elapsed * 1000,
-        extra={
-            "event": "request",
-            "method": request.method,
-            "route": route,
-            "status": status,
-            "duration_ms": round(elapsed * 1000, 1),
-        },
-    )
+    level = logging.DEBUG if request.endpoint in QUIET_ENDPOINTS and status < 400 else logging.INFO
+    if log.isEnabledFor(level):
+        method = request.method
+        # The line carries its own context, so the handlers' context filter has nothing to look up.
+        log.log(
+            level,
+            "%s %s %s %.1fms",
+            method,
+            route,
+            status,
+            elapsed * 1000,
+            extra={
+                "event": "request",
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 1),
+                **logs.request_context(request_id, g.get("tenant")),
+            },
+        )
     return response
 
 
