@@ -8,8 +8,8 @@ from flask.typing import ResponseReturnValue
 from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
-from app.expiring import ExpiringCache
 from app.jobs.queue import depth, get_queue
+from app.local_copies import read_through
 from app.reports.jobs import ScanJobs
 from app.reports.settings import load_settings
 from app.tenants.health import load_health
@@ -46,19 +46,14 @@ JobStatus = tuple[dict[str, int], dict[str, int] | None]
 
 def _job_status(client_key: str) -> JobStatus:
     """The tenant's scan counts and the queue's depth, as read at most ``APP_HOT_CACHE_SECONDS`` ago."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    kept: ExpiringCache[str, JobStatus] = app.extensions.setdefault(
-        "admin_job_status", ExpiringCache(app.config["HOT_CACHE_SECONDS"], 10_000)
-    )
-    found = kept.get(client_key)
-    if found is not None:
-        return found
-    began = kept.now()
-    try:
-        queue_depth: dict[str, int] | None = depth(get_queue(app))
-    except Exception:  # the queue's storage is down: say so, the page still works
-        current_app.logger.warning("could not read the job queue's depth", exc_info=True)
-        queue_depth = None
-    status = (ScanJobs(get_session()).counts(client_key), queue_depth)
-    kept.put(client_key, status, since=began)
-    return status
+    session = get_session()
+
+    def read() -> JobStatus:
+        try:
+            queue_depth: dict[str, int] | None = depth(get_queue(current_app._get_current_object()))  # type: ignore[attr-defined]
+        except Exception:  # the queue's storage is down: say so, the page still works
+            current_app.logger.warning("could not read the job queue's depth", exc_info=True)
+            queue_depth = None
+        return ScanJobs(session).counts(client_key), queue_depth
+
+    return read_through(session, "admin_job_status", client_key, read, recent_ok=True)
