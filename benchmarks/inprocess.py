@@ -43,7 +43,7 @@ from app import create_app
 from app.commands.db import upgrade
 from app.db import get_engine
 from app.jobs.queue import get_queue, run_pending
-from app.views.render_memo import RenderMemo
+from app.page_memo import RenderMemo
 from emulator.server import create_app as create_emulator
 from emulator.state import emulator_state
 from tests.kit.live import LiveServer

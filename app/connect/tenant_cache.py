@@ -40,10 +40,6 @@ class TenantCache:
     def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: ExpiringCache[str, TenantSnapshot] = ExpiringCache(ttl, _MAX_TENANTS, clock)
 
-    @property
-    def ttl(self) -> float:
-        return self._entries.ttl
-
     def get(self, client_key: str) -> TenantSnapshot | None:
         """The kept copy, if one is younger than ``ttl``."""
         return self._entries.get(client_key)

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
+from app.page_memo import RenderMemo
 from app.reports.settings import load_settings
 from app.views import render_memo
 from app.views.macro_params import MacroParams
@@ -28,11 +29,9 @@ from app.views.tenant_client import report_service
 bp = Blueprint("macro", __name__)
 
 
-def memo() -> render_memo.RenderMemo:
+def memo() -> RenderMemo:
     """This app's memo of rendered macro pages (one per app and process)."""
-    found: render_memo.RenderMemo = current_app.extensions.setdefault(
-        "macro_render_memo", render_memo.RenderMemo()
-    )
+    found: RenderMemo = current_app.extensions.setdefault("macro_render_memo", RenderMemo())
     return found
 
 

@@ -20,10 +20,6 @@ from typing import Final
 
 from markupsafe import escape
 
-from app.page_memo import DEFAULT_MAX_ENTRIES, RenderMemo
-
-__all__ = ["COMPUTED_AGO", "DEFAULT_MAX_ENTRIES", "SCOPE_TOKEN", "RenderMemo", "fill"]
-
 #: Stands in for the signed scope token in a memoised page.
 SCOPE_TOKEN: Final = f"scope-token-{secrets.token_hex(16)}"
 #: Stands in for "computed 3 min ago" in a memoised page.

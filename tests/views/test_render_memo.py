@@ -14,12 +14,13 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app.db import get_engine
+from app.page_memo import RenderMemo
 from app.reports.cache import ReportCache
 from app.reports.model import ReportScope
 from app.reports.settings import ReportSettings, save_settings
 from app.views import render_memo
 from app.views.macro import memo
-from app.views.render_memo import RenderMemo, fill
+from app.views.render_memo import fill
 from tests.kit.atlassian import Site
 from tests.kit.confluence import ADMIN_ACCOUNT, USER_ACCOUNT
 from tests.views.conftest import SCANNING, EmulatorControl, run_jobs
