@@ -31,7 +31,7 @@ bp = Blueprint("macro", __name__)
 
 def memo() -> RenderMemo:
     """This app's memo of rendered macro pages (one per app and process)."""
-    found: RenderMemo = current_app.extensions.setdefault("macro_render_memo", RenderMemo())
+    found: RenderMemo = current_app.extensions["macro_render_memo"]
     return found
 
 

@@ -15,6 +15,7 @@ from app.clock import utc_now
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app, client_as_user
 from app.confluence.oauth import TokenCache
+from app.page_memo import RenderMemo
 from app.reports.service import ReportService
 from app.reports.visibility import FetchNames, ReadableIds, Visibility
 from app.tenants.credentials import Credentials
@@ -76,9 +77,11 @@ def visibility() -> Visibility:
 
 
 def init_app(app: Flask) -> None:
-    """The per-process caches the views use: user tokens, viewers' answers, display names."""
+    """The per-process caches the views use: user tokens, viewers' answers and display names, and
+    the macro's rendered pages."""
     app.extensions["user_tokens"] = TokenCache()
     app.extensions["visibility"] = Visibility()
+    app.extensions["macro_render_memo"] = RenderMemo()
 
 
 def now_utc() -> datetime:
