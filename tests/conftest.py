@@ -123,6 +123,16 @@ def install(client: FlaskClient, atlassian: Atlassian, site: Site, **payload: An
     )
 
 
+def uninstall(client: FlaskClient, atlassian: Atlassian, site: Site) -> Any:
+    """POST a correctly signed ``uninstalled`` callback for ``site``."""
+    token = atlassian.install_token(site, audience=APP_BASE_URL, url="/lifecycle/uninstalled")
+    return client.post(
+        "/lifecycle/uninstalled",
+        json=site.payload("uninstalled", app_key=APP_KEY),
+        headers={"Authorization": f"JWT {token}"},
+    )
+
+
 @pytest.fixture
 def installed_site(client: FlaskClient, atlassian: Atlassian, site: Site) -> Site:
     response = install(client, atlassian, site)

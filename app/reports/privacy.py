@@ -46,7 +46,7 @@ from app.reports.model import FreshnessReport
 from app.reports.settings import TenantSettingsRow
 from app.reports.tasks import worker_client_settings
 from app.reports.visibility import ERASED_ACCOUNT, Visibility
-from app.reports.webhook_updates import ContentState
+from app.reports.webhook_updates import ContentState, next_version
 from app.tenants.credentials import Credentials
 from app.tenants.models import Tenant
 
@@ -132,7 +132,7 @@ def erase_accounts(session: Session, client_key: str, closed: set[str], now: dat
         data = json.loads(payload)
         if not _erase_in_items(data.get("items") or [], closed):
             continue
-        version = max(now, as_utc(computed_at) + timedelta(microseconds=1))
+        version = next_version(as_utc(computed_at), now)
         data["computed_at"] = version.isoformat()  # a new version: no process keeps the old rows
         session.execute(
             sa.update(ReportCacheEntry)

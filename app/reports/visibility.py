@@ -124,8 +124,8 @@ class Visibility:
                 missing.append(account_id)
             else:
                 found[account_id] = name
-        for start in range(0, min(len(missing), CHUNK), CHUNK):  # one call: a page shows < 250 editors
-            batch = missing[start : start + CHUNK]
+        if missing:  # one call: a page shows < 250 editors
+            batch = missing[:CHUNK]
             answer = fetch(batch)
             for account_id in batch:
                 name = answer.get(account_id) or FORMER_USER

@@ -235,8 +235,9 @@ class ConfluenceFacts:
         return self._children[page_id]
 
     def version_time(self, change: ContentChange, number: int) -> datetime | None:
-        kind = "blogposts" if change.content_type == "blogposts" else "pages"
-        answer = self._ask(lambda c: c.get(f"/{kind}/{change.content_id}", {"version": str(number)}))
+        answer = self._ask(
+            lambda c: c.get(f"/{change.content_type}/{change.content_id}", {"version": str(number)})
+        )
         version = answer.get("version") if isinstance(answer, dict) else None
         stamp = version.get("createdAt") if isinstance(version, dict) else None
         try:
@@ -299,7 +300,6 @@ def apply_change(
     facts: ConfluenceFacts,
     base_url: str,
     version_time: datetime,
-    keep: int = MAX_ITEMS,
     known_only: bool = False,
 ) -> Applied:
     """``report`` after ``change`` (see the module docstring for what can and cannot be known)."""
@@ -340,7 +340,7 @@ def apply_change(
         if complete or (items and _key(new_item) <= _key(items[-1])):
             kept.append(new_item)
             kept.sort(key=_key)
-            del kept[keep:]
+            del kept[MAX_ITEMS:]
     now_stale = now_in and change.updated_at < threshold
     scanned = report.scanned + int(now_in) - int(was_in)
     stale = report.stale + int(now_stale) - int(was_stale)
@@ -374,7 +374,7 @@ def _time_before(
 # -- the job -----------------------------------------------------------------------------------------
 
 
-def _next_version(current: datetime, now: datetime) -> datetime:
+def next_version(current: datetime, now: datetime) -> datetime:
     """A new ``computed_at``: the decoded-report caches key on it, so it must change."""
     return max(now, current + timedelta(microseconds=1))
 
@@ -451,7 +451,7 @@ def apply_to_reports(
                     previous=previous,
                     facts=facts,
                     base_url=base_url,
-                    version_time=_next_version(as_utc(report.computed_at), now),
+                    version_time=next_version(as_utc(report.computed_at), now),
                 )
             where = (
                 ReportCacheEntry.client_key == client_key,
@@ -523,7 +523,7 @@ def reconcile(
             previous=None,
             facts=offline,
             base_url=base_url,
-            version_time=_next_version(report.computed_at, report.computed_at),
+            version_time=next_version(report.computed_at, report.computed_at),
             known_only=True,
         )
         if applied.report is not None:

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.signals import tenant_installed, tenant_uninstalled
-from tests.conftest import install
+from tests.conftest import install, uninstall
 from tests.kit.atlassian import Atlassian, Site, generate_rsa_key, qsh
 from tests.kit.constants import APP_BASE_URL, APP_KEY
 from tests.kit.store import snapshot
@@ -225,11 +225,6 @@ def test_errors_and_logs_never_contain_the_secret(
 
 
 # --- uninstall, enable, disable ----------------------------------------------------------------
-
-
-def uninstall(client: FlaskClient, atlassian: Atlassian, site: Site) -> Any:
-    token = atlassian.install_token(site, audience=APP_BASE_URL, url="/lifecycle/uninstalled")
-    return post(client, "uninstalled", site.payload("uninstalled", app_key=APP_KEY), token)
 
 
 def disable(client: FlaskClient, site: Site) -> Any:

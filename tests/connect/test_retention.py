@@ -14,8 +14,7 @@ from app.reports.settings import ReportSettings, load_settings, save_settings
 from app.tenants.health import TenantHealth
 from app.tenants.models import Tenant
 from app.tenants.retention import purge_expired
-from tests.conftest import install
-from tests.connect.test_lifecycle import uninstall
+from tests.conftest import install, uninstall
 from tests.kit.atlassian import Atlassian, Site
 from tests.kit.store import dump_database
 

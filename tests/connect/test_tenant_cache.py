@@ -10,9 +10,8 @@ from flask.testing import FlaskClient
 
 from app.connect.tenant_cache import TenantCache
 from app.tenants.models import Tenant
-from tests.conftest import install
+from tests.conftest import install, uninstall
 from tests.kit.atlassian import Atlassian, Site
-from tests.kit.constants import APP_BASE_URL, APP_KEY
 
 
 class Clock:
@@ -94,13 +93,7 @@ def test_this_process_evicts_on_its_own_lifecycle_callbacks(
 ) -> None:
     assert context_get(client, installed_site) == 405  # authenticated (the route answers GET only)
     assert cached_keys(app) == 1
-    token = atlassian.install_token(installed_site, audience=APP_BASE_URL, url="/lifecycle/uninstalled")
-    response = client.post(
-        "/lifecycle/uninstalled",
-        json=installed_site.payload("uninstalled", app_key=APP_KEY),
-        headers={"Authorization": f"JWT {token}"},
-    )
-    assert response.status_code == 204
+    assert uninstall(client, atlassian, installed_site).status_code == 204
     assert cached_keys(app) == 0
     assert context_get(client, installed_site) == 401
 

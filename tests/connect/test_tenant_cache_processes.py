@@ -111,7 +111,6 @@ def test_a_reinstall_with_a_new_secret_is_seen_at_once_and_the_old_secret_refuse
 
     # Reinstall with a new secret: B has the old one in hand.
     assert probe(pair.b, site) == ACCEPTED
-    warmed = time.monotonic()
     renewed = replace(site, shared_secret=secrets.token_urlsafe(32))
     install_over_http(pair.a, atlassian, confluence, renewed)
     committed = time.monotonic()

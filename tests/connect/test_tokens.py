@@ -14,9 +14,13 @@ SECRET = "a-shared-secret-of-reasonable-length-0123"
 NOW = 1_800_000_000
 
 
-def token(**claims: object) -> str:
-    body = {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"} | claims
-    return jwt.encode({k: v for k, v in body.items() if v is not None}, SECRET, algorithm="HS256")
+#: The claims of a valid host token for ``verify``.
+CLAIMS = {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}
+
+
+def token(*, secret: str | None = SECRET, algorithm: str = "HS256", **claims: object) -> str:
+    body = CLAIMS | claims
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, secret, algorithm=algorithm)
 
 
 def verify(tok: str, *, now: int = NOW, allow_context_qsh: bool = False) -> tokens.Claims:
@@ -108,17 +112,13 @@ def test_a_payload_changed_after_signing_is_refused() -> None:
 
 
 def test_a_token_signed_with_another_secret_is_refused() -> None:
-    forged = jwt.encode(
-        {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}, "x" * 40, algorithm="HS256"
-    )
     with pytest.raises(InvalidTokenError, match="signature"):
-        verify(forged)
+        verify(token(secret="x" * 40))
 
 
 @pytest.mark.parametrize("algorithm", ["none", "HS384", "HS512"])
 def test_only_hs256_is_accepted(algorithm: str) -> None:
-    body = {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}
-    forged = jwt.encode(body, None if algorithm == "none" else SECRET, algorithm=algorithm)
+    forged = token(secret=None if algorithm == "none" else SECRET, algorithm=algorithm)
     with pytest.raises(InvalidTokenError, match="HS256"):
         verify(forged)
 
@@ -131,7 +131,7 @@ def test_required_claims_are_checked(missing: str) -> None:
 
 @pytest.mark.parametrize("claims", [{"sub": 42}, {"jti": 7}, {"iss": 5}, {"iss": ""}])
 def test_claims_of_the_wrong_type_are_refused(claims: dict[str, object]) -> None:
-    body = {"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"} | claims
+    body = CLAIMS | claims
     signed = jwt.api_jws.encode(json.dumps(body).encode(), SECRET, algorithm="HS256")  # any types
     with pytest.raises(InvalidTokenError):
         verify(signed)
@@ -186,13 +186,12 @@ def test_a_signature_failing_against_a_cached_secret_is_checked_once_against_a_f
 
 
 def test_a_fresh_read_is_made_only_when_the_signature_fails() -> None:
-    good = jwt.encode({"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}, OLD_SECRET, "HS256")
-    _, asked = verify_with_reread(good, {"site": SECRET})
+    _, asked = verify_with_reread(token(secret=OLD_SECRET), {"site": SECRET})
     assert asked == []
 
 
 def test_a_token_failing_both_secrets_is_refused() -> None:
-    forged = jwt.encode({"iss": "site", "iat": NOW, "exp": NOW + 180, "qsh": "abc"}, "x" * 40, "HS256")
+    forged = token(secret="x" * 40)
     with pytest.raises(InvalidTokenError, match="signature"):
         verify_with_reread(forged, {"site": SECRET})
     with pytest.raises(InvalidTokenError, match="signature"):  # the fresh read found the same secret
