@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, as_utc
-from app.local_copies import copies
+from app.local_copies import copies, read_through
 from app.reports.model import FreshnessReport
 
 
@@ -118,21 +118,12 @@ class ReportCache:
             path's choice. Otherwise it is read from the database.
         """
         key = (client_key, scope_key)
-        heads = copies(self._session, _HEADS)
-        head: _Head | None = heads.get(key) if recent_ok else None
+        head = read_through(
+            self._session, _HEADS, key, lambda: self._read_head(client_key, scope_key), recent_ok=recent_ok
+        )
         if head is None:
-            began = heads.now()
-            row = self._session.execute(
-                sa.select(
-                    ReportCacheEntry.computed_at, ReportCacheEntry.expires_at, ReportCacheEntry.last_viewed_at
-                ).where(*_where(client_key, scope_key))
-            ).first()
-            if row is None:
-                heads.discard([key])
-                return None
-            viewed = as_utc(row.last_viewed_at) if row.last_viewed_at is not None else None
-            head = _Head(as_utc(row.computed_at), as_utc(row.expires_at), viewed)
-            heads.put(key, head, since=began)
+            return None
+        heads = copies(self._session, _HEADS)
         decoded_key = (client_key, scope_key, head.computed_at)
         report = _decoded.get(decoded_key)
         if report is None:
@@ -148,6 +139,17 @@ class ReportCache:
             else:  # replaced between the two reads: serve it, keep neither
                 heads.discard([key])
         return CachedReport(report, head.expires_at, head.last_viewed_at)
+
+    def _read_head(self, client_key: str, scope_key: str) -> _Head | None:
+        row = self._session.execute(
+            sa.select(
+                ReportCacheEntry.computed_at, ReportCacheEntry.expires_at, ReportCacheEntry.last_viewed_at
+            ).where(*_where(client_key, scope_key))
+        ).first()
+        if row is None:
+            return None
+        viewed = as_utc(row.last_viewed_at) if row.last_viewed_at is not None else None
+        return _Head(as_utc(row.computed_at), as_utc(row.expires_at), viewed)
 
     def forget(self, client_key: str, scope_key: str | None = None) -> None:
         """Drop this process's copies of a tenant's report versions (one scope, or all): they changed."""
