@@ -40,6 +40,7 @@ from app.confluence.client import ConfluenceClient
 from app.confluence.factory import client_as_app
 from app.db import Base, as_utc
 from app.errors import ConfluenceRateLimitedError
+from app.observability.logs import tenant_tag
 from app.reports.cache import ReportCache, ReportCacheEntry
 from app.reports.jobs import ScanJob
 from app.reports.model import FreshnessReport
@@ -301,7 +302,7 @@ def run_tenant(
         else f"{len(accounts)} reported, {len(outcome.closed)} closed, {len(outcome.updated)} updated"
     )
     session.commit()
-    log.info("personal data report for %s: %s", tenant.client_key, row.last_outcome)
+    log.info("personal data report for %s: %s", tenant_tag(tenant.client_key), row.last_outcome)
     return outcome
 
 
@@ -333,7 +334,9 @@ def init_app(app: Flask, queue: Any) -> None:
                     done += 1
                 except Exception as exc:  # one tenant's failure must not stop the others
                     session.rollback()
-                    log.warning("personal data report for %s failed: %s", client_key, type(exc).__name__)
+                    log.warning(
+                        "personal data report for %s failed: %s", tenant_tag(client_key), type(exc).__name__
+                    )
         return done
 
     queue.periodic_task(crontab(minute="*/5"), name="reports.personal_data")(run_due)

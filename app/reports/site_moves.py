@@ -22,6 +22,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.observability.logs import tenant_tag
 from app.reports.settings import TenantSettingsRow
 from app.tenants.models import Tenant
 
@@ -64,7 +65,10 @@ def take_over(session: Session, new: Tenant, old: Sequence[Tenant], now: datetim
         previous.superseded_by = new.client_key
         moved.append(previous.client_key)
         log.info(
-            "site move: tenant %s superseded by %s (%s)", previous.client_key, new.client_key, new.base_url
+            "site move: tenant %s superseded by %s (%s)",
+            tenant_tag(previous.client_key),
+            tenant_tag(new.client_key),
+            new.base_url,
         )
     session.commit()
     return moved

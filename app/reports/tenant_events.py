@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.clock import utc_now
 from app.confluence.factory import ClientSettings, client_as_app
 from app.jobs.queue import get_queue
+from app.observability.logs import tenant_tag
 from app.reports.jobs import ScanJob
 from app.reports.site_moves import same_site_tenants, take_over
 from app.signals import tenant_installed, tenant_uninstalled
@@ -62,7 +63,7 @@ def init_app(app: Flask) -> None:
         with sessions() as session:
             stopped = stop_scans(session, tenant.client_key, utc_now(app))
         if stopped:
-            log.info("stopped %d scan(s) of uninstalled tenant %s", stopped, tenant.client_key)
+            log.info("stopped %d scan(s) of uninstalled tenant %s", stopped, tenant_tag(tenant.client_key))
 
     tenant_uninstalled.connect(on_uninstalled, sender=app, weak=False)
 
@@ -81,7 +82,7 @@ def init_app(app: Flask) -> None:
                     log.warning(
                         "install of %s claims the address of %d active tenant(s), but the site never "
                         "accepted its secret; no settings carried over",
-                        client_key,
+                        tenant_tag(client_key),
                         len(old),
                     )
                 return

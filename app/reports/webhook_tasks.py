@@ -20,6 +20,7 @@ from app.confluence.client import ConfluenceClient
 from app.confluence.factory import client_as_app
 from app.connect.webhooks import register_handler
 from app.jobs.queue import get_queue
+from app.observability.logs import tenant_tag
 from app.reports.model import FreshnessReport
 from app.reports.runner import ScanRunner
 from app.reports.service import ReportService
@@ -71,7 +72,7 @@ def init_app(app: Flask) -> None:
         log.info(
             "webhook %s for %s: %s",
             change.event,
-            client_key,
+            tenant_tag(client_key),
             "older or duplicate"
             if done is None
             else {k: v for k, v in done.items() if k != "expired_scopes"},

@@ -17,6 +17,7 @@ from app.errors import (
     ReportGoneError,
     ViewerUnconfirmedError,
 )
+from app.observability.logs import tenant_tag
 from app.reports.cache import ReportCache
 from app.reports.model import ReportScope
 from app.reports.settings import (
@@ -84,7 +85,7 @@ def freshness_items() -> ResponseReturnValue:
     try:
         shown = viewer_rows(tenant, g.get("account_id"), scope, cached.report, offset=offset, limit=limit)
     except ViewerCheckFailed as exc:
-        current_app.logger.warning("rows withheld for a viewer of %s: %s", tenant.client_key, exc)
+        current_app.logger.warning("rows withheld for a viewer of %s: %s", tenant_tag(tenant.client_key), exc)
         raise ViewerUnconfirmedError() from None
     return jsonify(
         {

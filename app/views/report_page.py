@@ -15,6 +15,7 @@ from flask import current_app, render_template, request, url_for
 
 from app.connect.auth import now_seconds
 from app.errors import ConfluenceError
+from app.observability.logs import tenant_tag
 from app.reports.jobs import JobView
 from app.reports.model import FreshnessReport, ReportItem, ReportScope
 from app.reports.visibility import ViewerCheckFailed, VisibleSlice
@@ -64,7 +65,7 @@ def editor_names(tenant: TenantSnapshot, items: list[ReportItem]) -> dict[str, s
         return visibility().names(tenant.client_key, [item.editor for item in items], display_names(tenant))
     except ConfluenceError as exc:
         current_app.logger.warning(
-            "could not resolve editors' names for %s: %s", tenant.client_key, exc.message
+            "could not resolve editors' names for %s: %s", tenant_tag(tenant.client_key), exc.message
         )
         return {}
 
@@ -113,7 +114,7 @@ def visible_rows(
     try:
         shown = viewer_rows(tenant, account_id, scope, report, offset=0, limit=page_size, max_calls=1)
     except ViewerCheckFailed as exc:
-        current_app.logger.warning("rows withheld for a viewer of %s: %s", tenant.client_key, exc)
+        current_app.logger.warning("rows withheld for a viewer of %s: %s", tenant_tag(tenant.client_key), exc)
         shown = VisibleSlice([], False)
         withheld = WITHHELD_NO_VIEWER if not account_id else WITHHELD_NO_ANSWER
     names = editor_names(tenant, shown.items)

@@ -4,6 +4,7 @@ withheld when Confluence cannot say. The report itself is scanned once, as the a
 from __future__ import annotations
 
 import html
+import io
 import re
 from typing import Any
 
@@ -167,3 +168,19 @@ def test_show_more_rows_carry_names_too(
     editors = {item["editor"] for item in more["items"]}
     assert not any(re.match(r"\d+:", editor) for editor in editors) and "Former user" in editors
     assert ZOE not in str(more) and DELETED not in str(more)
+
+
+def test_the_withheld_rows_warning_names_the_site_by_its_tag_only(
+    client: FlaskClient, installed_site: Site, emulator_control: EmulatorControl
+) -> None:
+    from app.observability.logs import tenant_tag
+
+    render_as(client, installed_site, ADMIN_ACCOUNT)  # the report exists; Una has not been checked yet
+    emulator_control.faults(fault5xxRate=1.0, retryAfter=0)
+    stream = io.StringIO()
+    url = installed_site.signed_url(MACRO, PARAMS, sub=USER_ACCOUNT)
+    body = client.get(url, environ_overrides={"wsgi.errors": stream}).get_data(as_text=True)
+    assert 'data-testid="rows-withheld"' in body
+    warning = [line for line in stream.getvalue().splitlines() if "rows withheld" in line]
+    assert warning and tenant_tag(installed_site.client_key) in warning[0]
+    assert installed_site.client_key not in stream.getvalue()
