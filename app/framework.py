@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask
 
 from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest, server_environ
 from app.commands import register_commands
@@ -88,9 +88,3 @@ class Connect:
         observability.init_app(app)
         register_commands(app)
         enforce_authentication(app)
-
-
-def current_connect() -> Connect:
-    """The extension the current app was wired with."""
-    found: Connect = current_app.extensions["connect"]
-    return found

@@ -26,7 +26,6 @@ class RenderMemo:
         self._pages: OrderedDict[Hashable, str] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
-        self.misses = 0
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -39,7 +38,6 @@ class RenderMemo:
                 self._pages.move_to_end(key)
                 self.hits += 1
                 return page
-            self.misses += 1
         page = render()
         with self._lock:
             self._pages[key] = page

@@ -11,7 +11,7 @@
   the finished line again: no query string, ``jwt=`` value or JWT reaches a log.
 
 No Flask at import time for the parts the worker and the product code use (:func:`tenant_tag`,
-:func:`job_context`); the request parts read Flask's ``g`` only while a request is active.
+:func:`bind_job`); the request parts read Flask's ``g`` only while a request is active.
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -83,18 +81,6 @@ class _NewIds:
 
 _new_ids = _NewIds()
 os.register_at_fork(after_in_child=_new_ids.reset)
-
-
-@contextmanager
-def job_context(job_id: str | None, client_key: str | None = None) -> Iterator[None]:
-    """Name the job (and its tenant) on every line logged inside the block, in this thread."""
-    job_token = _job_id.set(job_id)
-    tenant_token = _job_tenant.set(tenant_tag(client_key) if client_key else _job_tenant.get())
-    try:
-        yield
-    finally:
-        _job_tenant.reset(tenant_token)
-        _job_id.reset(job_token)
 
 
 def bind_job(job_id: str | None) -> None:

@@ -86,4 +86,3 @@ def init_app(app: Flask, queue: Any) -> None:
             purge_expired(session, utc_now(app), retention)
 
     queue.periodic_task(crontab(minute="41"), name="tenants.purge")(purge)
-    app.extensions["tenant_purge"] = purge
