@@ -74,7 +74,14 @@ def parse_query(query: str) -> list[tuple[str, str]]:
 
 def canonical_request(method: str, path: str, query: str = "", base_path: str = "") -> str:
     """Return ``METHOD&canonical-uri&canonical-query`` for a raw path and raw query string."""
-    return f"{method.upper()}&{canonical_uri(path, base_path)}&{canonical_query(parse_query(query))}"
+    return canonical_request_of_params(method, path, parse_query(query), base_path)
+
+
+def canonical_request_of_params(
+    method: str, path: str, params: Iterable[tuple[str, str]], base_path: str = ""
+) -> str:
+    """:func:`canonical_request` of a raw path and a query already decoded by :func:`parse_query`."""
+    return f"{method.upper()}&{canonical_uri(path, base_path)}&{canonical_query(params)}"
 
 
 def query_string_hash(method: str, path: str, query: str = "", base_path: str = "") -> str:
@@ -86,7 +93,7 @@ def query_string_hash_of_params(
     method: str, path: str, params: Iterable[tuple[str, str]], base_path: str = ""
 ) -> str:
     """Return the qsh of a raw path and a query already decoded by :func:`parse_query`."""
-    canonical = f"{method.upper()}&{canonical_uri(path, base_path)}&{canonical_query(params)}"
+    canonical = canonical_request_of_params(method, path, params, base_path)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
