@@ -43,8 +43,10 @@ class ExpiringCache(Generic[K, V]):
 
         Pass the clock reading taken *before* the value was read from its source: the entry then
         expires ``ttl`` after the read began, whatever the read cost, which is what a stated bound
-        on staleness needs.
+        on staleness needs. A cache whose ``ttl`` is 0 or less keeps nothing.
         """
+        if self.ttl <= 0:  # it would expire as it is stored: never served, only taking a slot
+            return
         with self._lock:
             start = self._clock() if since is None else since
             self._entries[key] = (start + self.ttl, value)

@@ -52,8 +52,7 @@ class TenantCache:
             self._entries.discard([client_key])
             return None
         snapshot = TenantSnapshot.of(tenant)
-        if self._entries.ttl > 0:
-            self._entries.put(client_key, snapshot, since=began)
+        self._entries.put(client_key, snapshot, since=began)
         return snapshot
 
     def evict(self, client_key: str) -> None:

@@ -129,3 +129,14 @@ def test_health_copies_are_evicted_by_this_process_s_own_recorder(ours: sessionm
         recorder(type("Ok", (), {"ok": True, "status": 200, "error": None, "rate_limited": False})())
         recorder.flush(session)
         assert load_health(session, "t1", recent_ok=True).last_success_at is not None
+
+
+def test_a_hot_cache_of_zero_seconds_keeps_no_copy(tmp_path: Path) -> None:
+    factory = session_factory_with_tenants(tmp_path, ("t1",))
+    local_copies.configure(factory.kw["bind"], 0.0)
+    try:
+        with factory() as session:
+            assert load_settings(session, "t1", recent_ok=True) == ReportSettings()
+            assert len(local_copies.copies(session, "tenant_settings")) == 0  # read, not kept
+    finally:
+        factory.kw["bind"].dispose()
