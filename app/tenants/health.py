@@ -53,8 +53,7 @@ class TenantHealth(Base):
 
     def recent_rate_limit_hits(self, now: datetime) -> list[datetime]:
         """Rate-limit hits within the last week, oldest first."""
-        hits = [datetime.fromisoformat(stamp) for stamp in json.loads(self.rate_limit_hits or "[]")]
-        return [hit for hit in hits if now - hit <= RECENT]
+        return _summary_of(self).recent_rate_limit_hits(now)
 
 
 @dataclass(frozen=True)
@@ -84,8 +83,10 @@ def load_health(session: Session, client_key: str, *, recent_ok: bool = False) -
 
 def _read_health(session: Session, client_key: str) -> HealthSummary:
     row = session.get(TenantHealth, client_key)
-    if row is None:
-        return HealthSummary()
+    return HealthSummary() if row is None else _summary_of(row)
+
+
+def _summary_of(row: TenantHealth) -> HealthSummary:
     return HealthSummary(
         row.last_success_at,
         row.last_failure_at,
