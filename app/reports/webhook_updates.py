@@ -460,8 +460,6 @@ def apply_to_reports(
             )
             if not applied.certain:
                 result = session.execute(sa.update(ReportCacheEntry).where(*where).values(expires_at=now))
-                done["expired"] += 1
-                done["expired_scopes"].append(report.scope)
             elif applied.report is not None:
                 result = session.execute(
                     sa.update(ReportCacheEntry)
@@ -470,12 +468,18 @@ def apply_to_reports(
                         payload=json.dumps(applied.report.to_json()), computed_at=applied.report.computed_at
                     )
                 )
-                done["updated"] += 1
             else:
                 break
             if result.rowcount == 1:  # type: ignore[attr-defined]
+                if applied.certain:
+                    done["updated"] += 1
+                else:
+                    done["expired"] += 1
+                    done["expired_scopes"].append(report.scope)
                 break
-            session.rollback()  # another process changed it first: read it again
+            # Another writer replaced the row first; this UPDATE wrote nothing, so there is nothing
+            # to undo (a rollback would also drop the order claim and the reports already updated).
+            # Read it again: each statement sees the latest committed row.
     session.commit()
     ReportCache(session).forget(client_key)
     return done

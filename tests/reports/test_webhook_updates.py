@@ -1,0 +1,86 @@
+"""A webhook's change applied to every cached report of a tenant, when another writer gets to one of
+them first (its version moved between our read and our write)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.reports.cache import CachedReport, ReportCache
+from app.reports.model import FreshnessReport, ReportItem, ReportScope
+from app.reports.webhook_updates import ConfluenceFacts, ContentChange, ContentState, handle_change
+from tests.kit.database import session_factory_with_tenants
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SCOPES = (ReportScope("DOCS"), ReportScope("DOCS", stale_days=30))
+BASE_URL = "https://t1.atlassian.net/wiki"
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    factory = session_factory_with_tenants(tmp_path, ("t1",))
+    yield factory
+    factory.kw["bind"].dispose()
+
+
+def item(title: str) -> ReportItem:
+    return ReportItem("7", title, "/spaces/DOCS/pages/7", T0 - timedelta(days=200), 1, None)
+
+
+def no_confluence() -> Any:
+    raise AssertionError("a listed page updated in place needs no question to Confluence")
+
+
+def test_a_version_conflict_on_one_report_loses_neither_the_claim_nor_the_others(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sessions() as session:
+        for scope in SCOPES:
+            report = FreshnessReport(scope, T0, scanned=1, stale=1, items=[item("Old title")])
+            ReportCache(session).put("t1", report, now=T0, ttl=timedelta(hours=1))
+    # The second report read is answered with an older version than the row holds, once: as if
+    # another process had replaced the row between this job's read and its write.
+    real_get = ReportCache.get
+    seen: list[str] = []
+
+    def get(self: ReportCache, client_key: str, scope_key: str, **kwargs: Any) -> CachedReport | None:
+        cached = real_get(self, client_key, scope_key, **kwargs)
+        if cached is not None and scope_key not in seen:
+            seen.append(scope_key)
+            if len(seen) == 2:
+                stale = dataclasses.replace(cached.report, computed_at=T0 - timedelta(minutes=5))
+                return dataclasses.replace(cached, report=stale)
+        return cached
+
+    monkeypatch.setattr(ReportCache, "get", get)
+    change = ContentChange(
+        event="page_updated",
+        content_id="7",
+        content_type="pages",
+        space_key="DOCS",
+        title="New title",
+        version=2,
+        updated_at=T0,
+        created_at=None,
+        editor=None,
+        link=f"{BASE_URL}/spaces/DOCS/pages/7",
+        at_ms=int(T0.timestamp() * 1000),
+    )
+    with sessions() as session:
+        done = handle_change(
+            session, "t1", change, base_url=BASE_URL, facts=ConfluenceFacts(no_confluence), now=T0
+        )
+    assert done is not None and done["updated"] == 2 and done["expired"] == 0
+    monkeypatch.setattr(ReportCache, "get", real_get)
+    with sessions() as session:
+        claim = session.get(ContentState, ("t1", "7"))
+        assert claim is not None and claim.version == 2  # the change is recorded as applied
+        for scope in SCOPES:
+            cached = ReportCache(session).get("t1", scope.cache_key)
+            assert cached is not None and [i.title for i in cached.report.items] == ["New title"]
