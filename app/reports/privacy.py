@@ -53,6 +53,9 @@ from app.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
+#: Reads of a row that other writers keep changing before erasing gives up on it (until the next cycle).
+_ATTEMPTS: Final = 8
+
 #: Accounts per request (the guide's limit).
 BATCH: Final = 90
 #: The cycle when the API does not say (the guide's default: 7 days).
@@ -120,54 +123,52 @@ def _checkpoint_editors(data: dict[str, Any]) -> Iterable[Any]:
 
 
 def erase_accounts(session: Session, client_key: str, closed: set[str], now: datetime) -> int:
-    """Replace every stored copy of the tenant's ``closed`` account ids; commits; returns rows changed."""
+    """Replace every stored copy of the tenant's ``closed`` account ids; commits; returns rows changed.
+
+    Reports, scan checkpoints and webhook order records are also written by scans and webhook jobs:
+    each row is rewritten only if it still holds what was read (else it is read again), so erasing
+    never puts back an older version over another writer's.
+    """
     if not closed:
         return 0
-    changed = 0
-    rows = session.execute(
-        sa.select(ReportCacheEntry.scope_key, ReportCacheEntry.payload, ReportCacheEntry.computed_at).where(
-            ReportCacheEntry.client_key == client_key
-        )
-    ).all()
-    for scope_key, payload, computed_at in rows:
+
+    def erase_report(payload: str) -> dict[str, Any] | None:
         data = json.loads(payload)
         if not _erase_in_items(data.get("items") or [], closed):
-            continue
-        version = next_version(as_utc(computed_at), now)
+            return None
+        version = next_version(as_utc(datetime.fromisoformat(data["computed_at"])), now)
         data["computed_at"] = version.isoformat()  # a new version: no process keeps the old rows
-        session.execute(
-            sa.update(ReportCacheEntry)
-            .where(ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
-            .values(payload=json.dumps(data), computed_at=version)
-        )
-        changed += 1
-    for scope_key, raw in session.execute(
-        sa.select(ScanJob.scope_key, ScanJob.checkpoint).where(
-            ScanJob.client_key == client_key, ScanJob.checkpoint.is_not(None)
-        )
-    ).all():
+        return {"payload": json.dumps(data), "computed_at": version}
+
+    def erase_checkpoint(raw: str) -> dict[str, Any] | None:
         data = json.loads(raw or "{}")
         hit = _erase_in_items(data.get("kept") or [], closed)
         hit = _erase_in_items([row[2] for row in data.get("tree") or []], closed) or hit
-        if hit:
-            session.execute(
-                sa.update(ScanJob)
-                .where(ScanJob.client_key == client_key, ScanJob.scope_key == scope_key)
-                .values(checkpoint=json.dumps(data))
-            )
-            changed += 1
-    for content_id, raw in session.execute(
-        sa.select(ContentState.content_id, ContentState.change).where(ContentState.client_key == client_key)
-    ).all():
+        return {"checkpoint": json.dumps(data)} if hit else None
+
+    def erase_change(raw: str) -> dict[str, Any] | None:
         data = json.loads(raw)
-        if data.get("editor") in closed:
-            data["editor"] = ERASED_ACCOUNT
-            session.execute(
-                sa.update(ContentState)
-                .where(ContentState.client_key == client_key, ContentState.content_id == content_id)
-                .values(change=json.dumps(data))
-            )
-            changed += 1
+        if data.get("editor") not in closed:
+            return None
+        data["editor"] = ERASED_ACCOUNT
+        return {"change": json.dumps(data)}
+
+    changed = 0
+    for (scope_key,) in session.execute(
+        sa.select(ReportCacheEntry.scope_key).where(ReportCacheEntry.client_key == client_key)
+    ).all():
+        where = (ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
+        changed += _rewrite(session, ReportCacheEntry, where, ReportCacheEntry.payload, erase_report)
+    for (scope_key,) in session.execute(
+        sa.select(ScanJob.scope_key).where(ScanJob.client_key == client_key, ScanJob.checkpoint.is_not(None))
+    ).all():
+        where = (ScanJob.client_key == client_key, ScanJob.scope_key == scope_key)
+        changed += _rewrite(session, ScanJob, where, ScanJob.checkpoint, erase_checkpoint)
+    for (content_id,) in session.execute(
+        sa.select(ContentState.content_id).where(ContentState.client_key == client_key)
+    ).all():
+        where = (ContentState.client_key == client_key, ContentState.content_id == content_id)
+        changed += _rewrite(session, ContentState, where, ContentState.change, erase_change)
     result = session.execute(
         sa.update(TenantSettingsRow)
         .where(TenantSettingsRow.client_key == client_key, TenantSettingsRow.updated_by.in_(closed))
@@ -177,6 +178,30 @@ def erase_accounts(session: Session, client_key: str, closed: set[str], now: dat
     session.commit()
     ReportCache(session).forget(client_key)
     return changed
+
+
+def _rewrite(
+    session: Session,
+    model: type[Base],
+    where: tuple[sa.ColumnElement[bool], ...],
+    column: Any,
+    rewrite: Callable[[str], dict[str, Any] | None],
+) -> int:
+    """Set ``rewrite(value)`` on the one row ``where`` names unless it is None; 1 if written.
+
+    The UPDATE also requires ``column`` to still hold the value read; when another writer changed it in
+    between, the row is read again (at most ``_ATTEMPTS`` times).
+    """
+    for _ in range(_ATTEMPTS):
+        value = session.scalar(sa.select(column).where(*where))
+        values = rewrite(value) if value is not None else None
+        if values is None:
+            return 0
+        result = session.execute(sa.update(model).where(*where, column == value).values(**values))
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            return 1
+    log.warning("could not erase closed accounts from a %s row: it kept changing", model.__tablename__)
+    return 0
 
 
 def _erase_in_items(items: list[dict[str, Any]], closed: set[str]) -> bool:

@@ -1,5 +1,6 @@
-"""A webhook's change applied to every cached report of a tenant, when another writer gets to one of
-them first (its version moved between our read and our write)."""
+"""Writers of cached reports that race: a webhook job applying a change to every report of a tenant,
+and the personal-data eraser, each when another writer replaces a report between its read and its
+write."""
 
 from __future__ import annotations
 
@@ -84,3 +85,44 @@ def test_a_version_conflict_on_one_report_loses_neither_the_claim_nor_the_others
         for scope in SCOPES:
             cached = ReportCache(session).get("t1", scope.cache_key)
             assert cached is not None and [i.title for i in cached.report.items] == ["New title"]
+
+
+def test_erasing_a_closed_account_never_overwrites_a_report_another_writer_just_replaced(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The personal-data eraser reads a report, another writer (a webhook update) replaces it, then the
+    eraser writes: the other writer's version must survive, with the closed account erased from it."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from app.reports import privacy
+    from app.reports.visibility import ERASED_ACCOUNT
+
+    closed = "557058:closed-account"
+    scope = SCOPES[0]
+    older = dataclasses.replace(item("Old title"), editor=closed)
+    with sessions() as session:
+        report = FreshnessReport(scope, T0, scanned=1, stale=1, items=[older])
+        ReportCache(session).put("t1", report, now=T0, ttl=timedelta(hours=1))
+
+    newer = FreshnessReport(
+        scope, T0 + timedelta(minutes=1), scanned=1, stale=1, items=[dataclasses.replace(older, title="New")]
+    )
+    real_execute = OrmSession.execute
+    replaced: list[bool] = []
+
+    def execute(self: OrmSession, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if not replaced and getattr(statement, "is_update", False) and statement.table.name == "report_cache":
+            replaced.append(True)  # just before the eraser's first write: the other writer commits
+            with sessions() as other:
+                ReportCache(other).put("t1", newer, now=newer.computed_at, ttl=timedelta(hours=1))
+        return real_execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(OrmSession, "execute", execute)
+    with sessions() as session:
+        assert privacy.erase_accounts(session, "t1", {closed}, T0 + timedelta(minutes=2)) >= 1
+    monkeypatch.setattr(OrmSession, "execute", real_execute)
+    assert replaced == [True]
+    with sessions() as session:
+        cached = ReportCache(session).get("t1", scope.cache_key)
+        assert cached is not None
+        assert [(i.title, i.editor) for i in cached.report.items] == [("New", ERASED_ACCOUNT)]
