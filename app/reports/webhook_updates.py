@@ -434,7 +434,6 @@ def apply_to_reports(
     rows = session.execute(
         sa.select(ReportCacheEntry.scope_key).where(ReportCacheEntry.client_key == client_key)
     ).all()
-    moved_subtree = change.event == "page_moved" and facts.has_children(change.content_id) is not False
     for (scope_key,) in rows:
         for _ in range(_ATTEMPTS):
             # The cache's reader: a report this process already decoded (same row version) is reused.
@@ -442,7 +441,7 @@ def apply_to_reports(
             if cached is None:
                 break
             report = cached.report
-            if moved_subtree and report.scope.content_type == "pages":
+            if report.scope.content_type == "pages" and _moved_a_subtree(change, facts):
                 applied = Applied(None, certain=False)  # a subtree moved: only a scan sees where
             else:
                 applied = apply_change(
@@ -483,6 +482,12 @@ def apply_to_reports(
     session.commit()
     ReportCache(session).forget(client_key)
     return done
+
+
+def _moved_a_subtree(change: ContentChange, facts: ConfluenceFacts) -> bool:
+    """A page that moved with (possibly) children under it; asked only when a page report needs it,
+    and ``facts`` remembers the answer."""
+    return change.event == "page_moved" and facts.has_children(change.content_id) is not False
 
 
 def handle_change(

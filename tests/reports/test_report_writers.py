@@ -1,6 +1,6 @@
-"""Writers of cached reports that race: a webhook job applying a change to every report of a tenant,
-and the personal-data eraser, each when another writer replaces a report between its read and its
-write."""
+"""Jobs that rewrite cached reports: a webhook job applying a change to every report of a tenant, and
+the personal-data eraser, each when another writer replaces a report between its read and its
+write; and what a webhook job asks Confluence."""
 
 from __future__ import annotations
 
@@ -126,3 +126,35 @@ def test_erasing_a_closed_account_never_overwrites_a_report_another_writer_just_
         cached = ReportCache(session).get("t1", scope.cache_key)
         assert cached is not None
         assert [(i.title, i.editor) for i in cached.report.items] == [("New", ERASED_ACCOUNT)]
+
+
+def test_a_moved_page_costs_no_confluence_call_when_no_page_report_needs_the_answer(
+    sessions: sessionmaker[Session],
+) -> None:
+    asked: list[str] = []
+
+    def client() -> Any:
+        asked.append("client")
+        raise RuntimeError("no Confluence here")
+
+    blogs = ReportScope("DOCS", content_type="blogposts")
+    with sessions() as session:
+        report = FreshnessReport(blogs, T0, scanned=0, stale=0, items=[])
+        ReportCache(session).put("t1", report, now=T0, ttl=timedelta(hours=1))
+    moved = ContentChange(
+        event="page_moved",
+        content_id="7",
+        content_type="pages",
+        space_key="DOCS",
+        title="Moved",
+        version=3,
+        updated_at=T0,
+        created_at=None,
+        editor=None,
+        link=None,
+        at_ms=int(T0.timestamp() * 1000),
+    )
+    with sessions() as session:
+        done = handle_change(session, "t1", moved, base_url=BASE_URL, facts=ConfluenceFacts(client), now=T0)
+    assert done is not None and done["updated"] == 0 and done["expired"] == 0
+    assert asked == []
