@@ -130,6 +130,18 @@ def scope_of(job: ScanJob) -> ReportScope:
     return ReportScope(**data)
 
 
+def _failed(now: datetime, message: str) -> dict[str, Any]:
+    """The columns of a job that ended for good."""
+    return {
+        "state": "failed",
+        "finished_at": now,
+        "checkpoint": None,
+        "owner": None,
+        "lease_until": None,
+        "message": message[:MESSAGE_LENGTH],
+    }
+
+
 class ScanJobs:
     """Reads and writes scan jobs through one session; every method commits what it changes."""
 
@@ -377,14 +389,7 @@ class ScanJobs:
         self, client_key: str, scope_key: str, *, owner: str | None, now: datetime, message: str
     ) -> bool:
         """End the job for good; the previous report (if any) stays in the cache."""
-        values = {
-            "state": "failed",
-            "finished_at": now,
-            "checkpoint": None,
-            "owner": None,
-            "lease_until": None,
-            "message": message[:MESSAGE_LENGTH],
-        }
+        values = _failed(now, message)
         if owner is None:
             result = self._session.execute(
                 sa.update(ScanJob).where(*self._where(client_key, scope_key)).values(**values)
@@ -392,6 +397,16 @@ class ScanJobs:
             self._session.commit()
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
         return self._owned_update(client_key, scope_key, owner, values)
+
+    def stop_tenant(self, client_key: str, *, now: datetime, message: str) -> int:
+        """End every queued or running scan of the tenant (it was uninstalled); how many; commits."""
+        result = self._session.execute(
+            sa.update(ScanJob)
+            .where(ScanJob.client_key == client_key, ScanJob.state.in_(("queued", "running")))
+            .values(**_failed(now, message))
+        )
+        self._session.commit()
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
     def pause_tenant(self, client_key: str, until: datetime) -> None:
         """Hold every scan of the tenant until ``until`` (never shortening a longer pause)."""

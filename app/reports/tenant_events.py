@@ -16,7 +16,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,7 @@ from app.clock import utc_now
 from app.confluence.factory import ClientSettings, client_as_app
 from app.jobs.queue import get_queue
 from app.observability.logs import tenant_tag
-from app.reports.jobs import ScanJob
+from app.reports.jobs import ScanJobs
 from app.reports.site_moves import same_site_tenants, take_over
 from app.signals import tenant_installed, tenant_uninstalled
 from app.tenants.credentials import Credentials
@@ -39,20 +38,7 @@ MOVE_CHECK_DELAYS: Final = (1.0, 5.0, 30.0, 120.0, 600.0)
 
 def stop_scans(session: Session, client_key: str, now: datetime) -> int:
     """End every queued or running scan of the tenant; returns how many; commits."""
-    result = session.execute(
-        sa.update(ScanJob)
-        .where(ScanJob.client_key == client_key, ScanJob.state.in_(("queued", "running")))
-        .values(
-            state="failed",
-            finished_at=now,
-            owner=None,
-            lease_until=None,
-            checkpoint=None,
-            message=STOPPED_MESSAGE,
-        )
-    )
-    session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return ScanJobs(session).stop_tenant(client_key, now=now, message=STOPPED_MESSAGE)
 
 
 def init_app(app: Flask) -> None:
