@@ -19,7 +19,7 @@ Rules (from how Confluence Cloud behaves, kept deliberately small):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from emulator.accounts import find_account
@@ -40,14 +40,9 @@ class ChangeError(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class Change:
-    """What happened: the event name and the content as it is now (as it was, for a purge)."""
-
-    event: str
-    item: Content
-    actor: str
-    at: float
+#: What happened: the event name and the content as it is now (as it was, for a purge); the same
+#: value the webhook sender publishes.
+Change = ContentEvent
 
 
 def parse_time(value: object, name: str) -> float:
@@ -129,7 +124,7 @@ def _commit(state: EmulatorState, change: Change, *, tree_changed: bool) -> Chan
     state.list_cache.clear()
     if tree_changed:
         state.access.invalidate()
-    state.webhooks.publish(state, ContentEvent(change.event, change.item, change.actor, change.at))
+    state.webhooks.publish(state, change)
     return change
 
 
@@ -261,9 +256,8 @@ def remove(state: EmulatorState, content_id: int, data: dict[str, object]) -> Ch
         # The event is built before the content goes, so it still names the space and the app's access.
         change = _commit(state, Change(_event(item, "removed"), item, actor, at), tree_changed=False)
         site.discard(item.id)
-        state.access.drop(item.id)
+        state.access.drop(item.id)  # also forgets what was computed from the tree
         state.list_cache.clear()
-        state.access.invalidate()
         return change
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -18,6 +17,7 @@ from emulator import changes, lifecycle, shapes
 from emulator.changes import Change, ChangeError, parse_time
 from emulator.lifecycle import LifecycleError
 from emulator.people import closed
+from emulator.site import iso
 from emulator.state import EmulatorState, current
 
 bp = Blueprint("control_changes", __name__, url_prefix="/_emulator")
@@ -183,11 +183,7 @@ def account_action(account_id: str, action: str) -> tuple[Response, int]:
         change = state.personal_data.mark(account_id, "closed" if action == "close" else "updated", when)
         state.list_cache.clear()
         state.access.invalidate()
-    return jsonify({"accountId": account_id, "status": change.status, "since": _iso(change.since)}), 200
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return jsonify({"accountId": account_id, "status": change.status, "since": iso(change.since)}), 200
 
 
 @bp.get("/personal-data/calls")

@@ -9,7 +9,7 @@ Injected 429s (``POST /_emulator/personal-data/faults``) answer before authentic
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -17,14 +17,11 @@ from flask import Blueprint, Response, jsonify, request
 from emulator.auth import authenticate
 from emulator.errors import ApiError, error_response
 from emulator.privacy import CYCLE_PERIOD_SECONDS, MAX_ACCOUNTS
+from emulator.site import iso
 from emulator.state import current
 
 bp = Blueprint("rest_privacy", __name__)
 ROUTE = "POST /app/report-accounts/"
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _invalid(detail: str) -> ApiError:
@@ -63,7 +60,7 @@ def report_accounts() -> Response:
     """Report accounts the app stores personal data for; answer which ones it must erase or refresh."""
     state = current()
     data = state.personal_data
-    call: dict[str, Any] = {"at": _iso(time.time()), "path": request.path, "appKey": None}
+    call: dict[str, Any] = {"at": iso(time.time()), "path": request.path, "appKey": None}
     body = request.get_json(silent=True)
     if isinstance(body, dict) and isinstance(body.get("accounts"), list):
         call["accounts"] = body["accounts"]

@@ -68,16 +68,19 @@ def version_author(item: Content, number: int) -> str:
     return item.author_id if number % 2 else item.last_editor
 
 
-def _links(site: Site, item: Content) -> dict[str, str]:
+def webui_path(site: Site, item: Content) -> str:
+    """The content's web UI path under the site's base URL (``/spaces/KEY/pages/ID/Title``)."""
     space = site.space(item.space_id)
     key = space.key if space else ""
     if item.kind == "page":
-        webui = f"/spaces/{key}/pages/{item.id}/{slug(item.title)}"
-    else:
-        day = datetime.fromtimestamp(item.created_at, UTC).strftime("%Y/%m/%d")
-        webui = f"/spaces/{key}/blog/{day}/{item.id}/{slug(item.title)}"
+        return f"/spaces/{key}/pages/{item.id}/{slug(item.title)}"
+    day = datetime.fromtimestamp(item.created_at, UTC).strftime("%Y/%m/%d")
+    return f"/spaces/{key}/blog/{day}/{item.id}/{slug(item.title)}"
+
+
+def _links(site: Site, item: Content) -> dict[str, str]:
     return {
-        "webui": webui,
+        "webui": webui_path(site, item),
         "editui": f"/pages/resumedraft.action?draftId={item.id}",
         "tinyui": _tinyui(item.id),
     }

@@ -74,7 +74,9 @@ class Content:
 
 def iso(ts: float) -> str:
     """Format epoch seconds the way Confluence v2 does (UTC, milliseconds, ``Z``)."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+    # One conversion for seconds and milliseconds alike (formatting them apart could print
+    # 12:00:02.999 for a time just below 12:00:02).
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def slug(title: str) -> str:

@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import jwt
@@ -29,7 +28,8 @@ from atlassian_jwt.url_utils import hash_url
 
 from emulator.people import app_user
 from emulator.restrictions import Principal
-from emulator.site import Content, Site, slug
+from emulator.shapes import webui_path
+from emulator.site import Content, Site, iso
 
 if TYPE_CHECKING:
     from emulator.apps import AppRecord
@@ -81,8 +81,8 @@ class Delivery:
             "state": self.state,
             "status": self.status,
             "attempts": self.attempts,
-            "timestamp": _iso(self.created),
-            "sentAt": _iso(self.sent_at) if self.sent_at is not None else None,
+            "timestamp": iso(self.created),
+            "sentAt": iso(self.sent_at) if self.sent_at is not None else None,
             "error": self.error,
             "duplicate": self.duplicate,
         }
@@ -102,10 +102,6 @@ class DeliveryFaults:
         return {"duplicate": self.duplicate, "shuffle": self.shuffle, "seed": self.seed}
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _ms(ts: float) -> int:
     return round(ts * 1000)
 
@@ -114,11 +110,6 @@ def content_json(site: Site, item: Content) -> dict[str, Any]:
     """The ``page``/``blog`` object of a webhook body, as Confluence Cloud sends it."""
     space = site.space(item.space_id)
     key = space.key if space else ""
-    if item.kind == "page":
-        path = f"/spaces/{key}/pages/{item.id}/{slug(item.title)}"
-    else:
-        day = datetime.fromtimestamp(item.created_at, UTC).strftime("%Y/%m/%d")
-        path = f"/spaces/{key}/blog/{day}/{item.id}/{slug(item.title)}"
     return {
         "idAsString": str(item.id),
         "creatorAccountId": item.author_id,
@@ -126,7 +117,7 @@ def content_json(site: Site, item: Content) -> dict[str, Any]:
         "spaceId": item.space_id,
         "modificationDate": _ms(item.modified_at),
         "lastModifierAccountId": item.last_editor,
-        "self": f"{site.base_url}{path}",
+        "self": f"{site.base_url}{webui_path(site, item)}",
         "id": item.id,
         "title": item.title,
         "creationDate": _ms(item.created_at),
