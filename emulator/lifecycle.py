@@ -18,6 +18,7 @@ import jwt
 import requests
 from atlassian_jwt.url_utils import hash_url
 
+from emulator import webhooks
 from emulator.apps import AppRecord, DescriptorError, validate_descriptor
 from emulator.state import EmulatorState
 
@@ -53,15 +54,11 @@ def fetch_descriptor(url: str, timeout: float) -> dict[str, Any]:
 
 
 def _relative_to_app(app_base_url: str, target: str) -> tuple[str, str]:
-    """(absolute URL, URL relative to the app baseUrl path) of a lifecycle or module URL."""
-    base = app_base_url.rstrip("/")
-    if target.startswith(("http://", "https://")):
-        if not target.startswith(base):
-            raise LifecycleError(f"lifecycle URL {target} is not under the app baseUrl {base}", 400)
-        target = target[len(base) :] or "/"
-    if not target.startswith("/"):
-        target = "/" + target
-    return base + target, target
+    """(absolute URL, URL relative to the app baseUrl path) of a lifecycle URL."""
+    try:
+        return webhooks.app_url(app_base_url, target, "lifecycle")
+    except ValueError as exc:
+        raise LifecycleError(str(exc), 400) from exc
 
 
 def payload(state: EmulatorState, record: AppRecord, event: str) -> dict[str, Any]:
@@ -84,19 +81,19 @@ def payload(state: EmulatorState, record: AppRecord, event: str) -> dict[str, An
 
 
 def _token(state: EmulatorState, record: AppRecord, rel_url: str, event: str) -> str:
+    if event not in ("installed", "uninstalled"):  # signed with the shared secret, as webhooks are
+        return webhooks.token(state.site.client_key, record.shared_secret, rel_url)
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": state.site.client_key,
         "iat": now,
         "exp": now + TOKEN_LIFETIME,
         "qsh": hash_url("POST", rel_url),
+        "aud": record.descriptor["baseUrl"],
     }
-    if event in ("installed", "uninstalled"):
-        claims["aud"] = record.descriptor["baseUrl"]
-        return jwt.encode(
-            claims, state.signing_key.private_pem, algorithm="RS256", headers={"kid": state.signing_key.kid}
-        )
-    return jwt.encode(claims, record.shared_secret, algorithm="HS256")
+    return jwt.encode(
+        claims, state.signing_key.private_pem, algorithm="RS256", headers={"kid": state.signing_key.kid}
+    )
 
 
 def send_event(state: EmulatorState, record: AppRecord, event: str) -> bool:

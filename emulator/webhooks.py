@@ -146,18 +146,24 @@ def subscriptions(record: AppRecord, event: str) -> list[dict[str, Any]]:
     ]
 
 
-def target(base_url: str, url: str) -> tuple[str, str]:
-    """(absolute URL, URL relative to the app baseUrl path) with ``lic=none`` appended; ValueError if the
-    module URL is absolute but not under the app's baseUrl."""
+def app_url(base_url: str, url: str, what: str) -> tuple[str, str]:
+    """(absolute URL, URL relative to the app baseUrl path) of a module or lifecycle URL; ValueError if
+    it is absolute but not under the app's baseUrl (``what`` names it in the message)."""
     base = base_url.rstrip("/")
     if url.startswith(("http://", "https://")):
         if not url.startswith(base):
-            raise ValueError(f"webhook URL {url} is not under the app baseUrl {base}")
+            raise ValueError(f"{what} URL {url} is not under the app baseUrl {base}")
         url = url[len(base) :] or "/"
     if not url.startswith("/"):
         url = "/" + url
+    return base + url, url
+
+
+def target(base_url: str, url: str) -> tuple[str, str]:
+    """:func:`app_url` of a webhook module, with ``lic=none`` appended."""
+    _, url = app_url(base_url, url, "webhook")
     relative = f"{url}{'&' if '?' in url else '?'}{LICENSE_QUERY}"
-    return base + relative, relative
+    return base_url.rstrip("/") + relative, relative
 
 
 def token(client_key: str, secret: str, relative: str, now: float | None = None) -> str:
