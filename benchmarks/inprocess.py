@@ -23,33 +23,32 @@ import argparse
 import cProfile
 import logging
 import pstats
-import re
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Hashable
-from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import jwt
 import requests
 from atlassian_jwt.url_utils import hash_url
 from cryptography.fernet import Fernet
+from vs_ace import BenchError, emulator_macro_path
 
 from app import create_app
 from app.commands.db import upgrade
 from app.db import get_engine
 from app.jobs.queue import get_queue, run_pending
 from app.page_memo import RenderMemo
+from emulator.people import ADMIN_ACCOUNT_ID as ADMIN_ACCOUNT  # the emulator's Ada Admin
 from emulator.server import create_app as create_emulator
 from emulator.state import emulator_state
 from tests.kit.live import LiveServer
 from tests.kit.processes import free_port
-
-ADMIN_ACCOUNT = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"  # the emulator's Ada Admin
 
 
 def product_token(client_key: str, secret: str, path: str, *, bad_qsh: bool = False) -> str:
@@ -57,16 +56,6 @@ def product_token(client_key: str, secret: str, path: str, *, bad_qsh: bool = Fa
     qsh = hash_url("GET", "/macro?pageId=1" if bad_qsh else path)
     claims = {"iss": client_key, "sub": ADMIN_ACCOUNT, "iat": now, "exp": now + 600, "qsh": qsh}
     return jwt.encode(claims, secret, algorithm="HS256")
-
-
-def macro_path(emulator_url: str, homepage_id: int) -> str:
-    page = requests.get(f"{emulator_url}/wiki/spaces/DOCS/pages/{homepage_id}", timeout=30).text
-    match = re.search(r'<iframe[^>]+src="([^"]+/macros/freshness[^"]+)"', page)
-    if not match:
-        raise SystemExit("the host page has no macro iframe: is the app installed?")
-    src = urlsplit(unescape(match.group(1)))
-    query = [(k, v) for k, v in parse_qsl(src.query, keep_blank_values=True) if k != "jwt"]
-    return f"{src.path}?{urlencode(query, quote_via=quote)}"
 
 
 class NoMemo(RenderMemo):
@@ -126,7 +115,10 @@ def main() -> None:
             record = state.apps.get(app.config["KEY"])
             assert space is not None and record is not None
             client_key, secret = state.site.client_key, record.shared_secret
-            macro = macro_path(emulator_url, space.homepage_id)
+            try:
+                macro = emulator_macro_path(emulator_url, space.homepage_id)
+            except BenchError as exc:
+                raise SystemExit(str(exc)) from None
             admin = "/admin/freshness?" + urlencode(
                 [("xdm_e", emulator_url), ("cp", "/wiki"), ("lic", "none"), ("cv", "1.1234.0")]
             )

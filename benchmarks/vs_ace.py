@@ -64,17 +64,18 @@ from atlassian_jwt.url_utils import hash_url
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from emulator.people import ADMIN_ACCOUNT_ID as ADMIN_ACCOUNT  # the emulator's Ada Admin
 from emulator.server import create_app as create_emulator
 from emulator.state import emulator_state
 from tests.kit.atlassian import KeyServer
 from tests.kit.live import LiveServer
 from tests.kit.processes import free_port
+from tests.kit.procfile import web_command, web_env
 
 REPO = Path(__file__).resolve().parent.parent
 ACE_DIR = REPO / "benchmarks" / "ace"  # our ACE app; its package-lock.json pins ACE 11.5.3
 ACE_APP_KEY = "ace-benchmark-peer"  # the key in benchmarks/ace/atlassian-connect.json
 BIN = Path(sys.executable).parent
-ADMIN_ACCOUNT = "557058:0a1d3c5e-7f90-4b2d-8e41-a6c9d0000001"  # the emulator's Ada Admin
 ACE_TENANT = "https://bench.atlassian.net/wiki"  # production ACE only accepts *.atlassian.net hosts
 URLS_PER_SCENARIO = 200
 TOKEN_LIFETIME = 180
@@ -475,14 +476,6 @@ def migrate(env: dict[str, str]) -> None:
         raise BenchError(f"flask db upgrade failed ({env['APP_DATABASE_URL']}):\n{result.stderr[-2000:]}")
 
 
-def procfile_web_line() -> str:
-    """The ``web:`` line of the repository's Procfile, bound to loopback for the benchmark."""
-    for line in (REPO / "Procfile").read_text(encoding="utf-8").splitlines():
-        if line.startswith("web:"):
-            return line.removeprefix("web:").strip().replace("--host 0.0.0.0", "--host 127.0.0.1")
-    raise BenchError("the Procfile has no web: line")
-
-
 #: Our server variants: the Procfile's web: line (production), and gunicorn for comparison.
 VARIANTS = ("granian", "gunicorn-sync", "gunicorn-gthread")
 
@@ -491,8 +484,9 @@ def start_ours(
     variant: str, name: str, port: int, env: dict[str, str], workers: int, log_dir: Path
 ) -> Server:
     if variant == "granian":
-        web_env = {**env, "PORT": str(port), "WEB_CONCURRENCY": str(workers), "PATH": f"{BIN}:{env['PATH']}"}
-        return start(name, ["bash", "-c", procfile_web_line()], cwd=REPO, env=web_env, log_dir=log_dir)
+        return start(
+            name, web_command(), cwd=REPO, env=web_env(env, port=port, workers=workers), log_dir=log_dir
+        )
     argv = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"]
     argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "/dev/null"]
     if variant == "gunicorn-gthread":
@@ -523,7 +517,8 @@ def install_ours(emulator: Any, emulator_url: str, ours: Ours, first: bool) -> N
     ours.tenant = Tenant(client_key=state.site.client_key, secret=record.shared_secret)
 
 
-def emulator_macro_path(emulator_url: str, homepage_id: int, app_url: str) -> str:
+def emulator_macro_path(emulator_url: str, homepage_id: int) -> str:
+    """The macro iframe's path and query (without its token) on the DOCS home page of the emulator."""
     page = requests.get(f"{emulator_url}/wiki/spaces/DOCS/pages/{homepage_id}", timeout=30).text
     match = re.search(r'<iframe[^>]+src="([^"]+/macros/freshness[^"]+)"', page)
     if not match:
@@ -810,7 +805,7 @@ def main() -> int:
                         if v_index == 0:
                             log(f"{label}: install via the emulator, then a first render (fills the cache)")
                             install_ours(emulator, emulator_url, ours, first=db_index == 0)
-                            ours.macro_path = emulator_macro_path(emulator_url, space.homepage_id, app_url)
+                            ours.macro_path = emulator_macro_path(emulator_url, space.homepage_id)
                             assert ours.tenant is not None
                             first = time.perf_counter()
                             first_url = signed(ours.macro_path, ours.tenant.token_for(ours.macro_path))
@@ -895,7 +890,7 @@ def report(
     print(
         "ACE:   node app.js (one process, NODE_ENV=production, sqlite store). "
         f"ours: {args.workers} process(es); granian = the Procfile's web: line "
-        f"(`{procfile_web_line()}`), secrets sealed at rest (APP_SECRETS_KEYS)"
+        f"(`{web_command()[2]}`), secrets sealed at rest (APP_SECRETS_KEYS)"
     )
     print()
     for kind, title, _expected in scenarios:
