@@ -20,7 +20,7 @@ from app.tenants.credentials import Credentials
 from app.tenants.store import TenantStore
 from tests.e2e.conftest import StartApp, StartEmulator
 from tests.e2e.test_two_sites import get_macro, host_token
-from tests.kit.confluence import is_scan_call
+from tests.kit.confluence import scan_list_calls
 from tests.kit.live_sites import HTTP_TIMEOUT, RunningApp, RunningEmulator, install_app
 
 SCOPE = ReportScope(space_key="DOCS")
@@ -44,8 +44,7 @@ def client_key(app: RunningApp) -> str:
 
 
 def list_calls(emulator: RunningEmulator) -> int:
-    routes = requests.get(f"{emulator.url}/_emulator/stats", timeout=HTTP_TIMEOUT).json()["routes"]
-    return sum(n for route, n in routes.items() if is_scan_call(route))
+    return scan_list_calls(emulator.url)
 
 
 def wait_until(condition: Any, timeout: float = 30.0) -> bool:

@@ -26,7 +26,7 @@ from typing import IO
 import requests
 import sqlalchemy as sa
 
-from tests.kit.confluence import is_scan_call
+from tests.kit.confluence import scan_list_calls
 from tests.kit.database import fresh_database_url
 from tests.kit.live_sites import MACRO_MODULE, RunningEmulator, app_process_env, running_emulator
 from tests.kit.processes import BIN, REPO, flask, free_port, wait_until_up
@@ -71,8 +71,7 @@ class Deployment:
         return url
 
     def list_calls(self) -> int:
-        routes = requests.get(f"{self.emulator.url}/_emulator/stats", timeout=10).json()["routes"]
-        return sum(count for route, count in routes.items() if is_scan_call(route))
+        return scan_list_calls(self.emulator.url)
 
     def job(self) -> dict[str, object]:
         engine = sa.create_engine(self.database_url)

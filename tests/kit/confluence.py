@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import requests
+
 from emulator.apps import AppRecord
 from emulator.server import create_app as create_emulator
 from emulator.state import EmulatorState, emulator_state
@@ -24,6 +26,12 @@ def is_scan_call(route: str) -> bool:
     """An emulator stats route that is a scan's list call (a space's pages or blog posts), not a
     viewer's ``GET /pages?id=…`` check."""
     return "/spaces/<" in route and route.endswith(("/pages", "/blogposts"))
+
+
+def scan_list_calls(origin: str, http: Any = requests) -> int:
+    """How many scan list calls the emulator at ``origin`` has answered (its stats, by route)."""
+    routes = http.get(f"{origin}/_emulator/stats", timeout=10).json()["routes"]
+    return sum(count for route, count in routes.items() if is_scan_call(route))
 
 
 def register_app(

@@ -10,7 +10,7 @@ import requests
 from flask import Flask
 
 from app.jobs.queue import get_queue, run_pending
-from tests.kit.confluence import FakeConfluence, is_scan_call
+from tests.kit.confluence import FakeConfluence, scan_list_calls
 
 #: What only the macro's "first scan in progress" page contains.
 SCANNING = 'class="freshness scanning"'
@@ -37,8 +37,7 @@ class EmulatorControl:
         return body
 
     def list_calls(self) -> int:
-        routes = self.stats()["routes"]
-        return sum(count for route, count in routes.items() if is_scan_call(route))
+        return scan_list_calls(self.origin, self.http)
 
     def reset(self) -> None:
         self.faults(fault429Rate=0.0, fault5xxRate=0.0, latencyMs=0, retryAfter=1)
