@@ -18,9 +18,9 @@ from pathlib import Path
 
 from tests.kit.atlassian import Atlassian, Site, install_over_http
 from tests.kit.confluence import FakeConfluence
-from tests.kit.database import fresh_database_url
 from tests.kit.faulty_app import BUG_PATH, VIEW_BUG_PATH
-from tests.kit.processes import BIN, REPO, app_env, flask, free_port, running
+from tests.kit.processes import BIN, REPO, free_port, running
+from tests.kit.procfile import migrated_env
 from tests.kit.token_leaks import QUERY, request_each, site_secrets, token_of
 
 CONFIG = REPO / "gunicorn.conf.py"
@@ -61,17 +61,7 @@ def serve_and_collect_logs(
     requests that carry tokens; return every line it logged and the secrets that must not be in them."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = app_env(
-        {
-            "APP_BASE_URL": base_url,
-            "APP_DATABASE_URL": fresh_database_url(tmp_path),
-            "APP_INSTALL_KEYS_URL": atlassian.key_server.url,
-            "APP_ALLOWED_TENANT_HOSTS": '["*.atlassian.net", "127.0.0.1"]',
-            **(extra_env or {}),
-        }
-    )
-    migrated = flask("db", "upgrade", env=env)
-    assert migrated.returncode == 0, migrated.stderr
+    env = migrated_env(tmp_path, atlassian, base_url, **(extra_env or {}))
     access_log, error_log, output = tmp_path / "access.log", tmp_path / "error.log", tmp_path / "output.log"
     command = [
         str(BIN / "gunicorn"),
