@@ -15,9 +15,10 @@ from flask.testing import FlaskClient
 from emulator.apps import AppRecord
 from emulator.server import create_app
 from emulator.state import EmulatorState, emulator_state
+from tests.emulator.fake_app import BASE_PATH, make_fake_app
 from tests.kit.confluence import register_app as kit_register_app
 from tests.kit.constants import APP_KEY
-from tests.kit.live import LiveServer
+from tests.kit.live import LiveServer, serving
 from tests.kit.processes import free_port
 
 NOW = 1_750_000_000.0
@@ -137,3 +138,29 @@ def live_emulator() -> Iterator[tuple[LiveServer, Flask]]:
         yield server, app
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[LiveServer, Flask]]:
+    """The fake Connect app (``fake_app.py``) served on loopback, its ``BASE_URL`` under ``BASE_PATH``."""
+    app = make_fake_app()
+    with serving(app) as server:
+        app.config["BASE_URL"] = f"{server.url}{BASE_PATH}"
+        yield server, app
+
+
+def leaf_page(state: EmulatorState, space_key: str = "DOCS") -> int:
+    """A current page with no children, not the home page, that the app may read."""
+    space = state.site.space_by_key(space_key)
+    assert space is not None
+    restricted = set(state.access.all())
+    for page_id in state.site.pages_by_space[space.id]:
+        page = state.site.content[page_id]
+        if (
+            page.status == "current"
+            and page_id != space.homepage_id
+            and not state.site.children.get(page_id)
+            and page_id not in restricted
+        ):
+            return page_id
+    raise AssertionError("no leaf")

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from emulator.people import DELETED_ACCOUNT_ID
 from emulator.site import USER_ACCOUNT_ID
 from emulator.state import EmulatorState
-from tests.emulator.conftest import NOW, Confluence
+from tests.emulator.conftest import NOW, Confluence, leaf_page
 
 ISO_NOW = "2025-06-15T12:00:00Z"  # a few hours before NOW (2025-06-15T15:06:40Z)
 
@@ -26,23 +26,6 @@ def _docs(state: EmulatorState) -> Any:
     space = state.site.space_by_key("DOCS")
     assert space is not None
     return space
-
-
-def _leaf(state: EmulatorState, space_key: str = "DOCS") -> int:
-    """A current page with no children, not the home page, that the app may read."""
-    space = state.site.space_by_key(space_key)
-    assert space is not None
-    restricted = set(state.access.all())
-    for page_id in state.site.pages_by_space[space.id]:
-        page = state.site.content[page_id]
-        if (
-            page.status == "current"
-            and page_id != space.homepage_id
-            and not state.site.children.get(page_id)
-            and page_id not in restricted
-        ):
-            return page_id
-    raise AssertionError("no leaf")
 
 
 def _snapshot(state: EmulatorState) -> tuple[Any, ...]:
@@ -85,7 +68,7 @@ def test_create_page_is_visible_at_once(
 def test_create_under_a_parent_and_blogpost(
     control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
-    parent = _leaf(state)
+    parent = leaf_page(state)
     child = control.post(
         "/_emulator/pages", json={"spaceKey": "DOCS", "title": "Child", "parentId": str(parent)}
     )
@@ -106,7 +89,7 @@ def test_create_under_a_parent_and_blogpost(
 def test_update_makes_a_new_version(
     control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
-    page_id = _leaf(state)
+    page_id = leaf_page(state)
     before = emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()
     response = control.post(
         f"/_emulator/pages/{page_id}/update",
@@ -129,7 +112,7 @@ def test_update_makes_a_new_version(
 def test_trash_restore_and_purge(
     control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
-    page_id = _leaf(state)
+    page_id = leaf_page(state)
     parent_id = state.site.content[page_id].parent_id
     assert control.post(f"/_emulator/pages/{page_id}/trash").get_json()["event"] == "page_trashed"
     assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}").status_code == 404
@@ -172,7 +155,7 @@ def test_blogpost_trash_restore_purge(
 
 
 def test_archive_and_unarchive(control: FlaskClient, emulator_api: Confluence, state: EmulatorState) -> None:
-    page_id = _leaf(state)
+    page_id = leaf_page(state)
     assert control.post(f"/_emulator/pages/{page_id}/archive").get_json()["event"] == "page_archived"
     assert emulator_api.get(f"/wiki/api/v2/pages/{page_id}").get_json()["status"] == "archived"
     listed = emulator_api.get(f"/wiki/api/v2/pages?id={page_id}&status=current").get_json()["results"]
@@ -185,7 +168,7 @@ def test_archive_and_unarchive(control: FlaskClient, emulator_api: Confluence, s
 def test_move_within_and_across_spaces(
     control: FlaskClient, emulator_api: Confluence, state: EmulatorState
 ) -> None:
-    page_id = _leaf(state)
+    page_id = leaf_page(state)
     new_parent = next(
         i
         for i in state.site.pages_by_space[_docs(state).id]
@@ -271,7 +254,7 @@ def test_new_page_under_a_restricted_parent_inherits(
 def test_bad_changes_are_refused_and_change_nothing(
     control: FlaskClient, state: EmulatorState, path: str, body: Any, status: int
 ) -> None:
-    leaf, home = _leaf(state), _docs(state).homepage_id
+    leaf, home = leaf_page(state), _docs(state).homepage_id
     path = path.replace("LEAF", str(leaf)).replace("HOME", str(home))
     if isinstance(body, dict):
         body = {k: (str(leaf) if v == "LEAF" else v) for k, v in body.items()}
@@ -291,7 +274,7 @@ def test_malformed_json_is_400(control: FlaskClient, state: EmulatorState) -> No
 
 
 def test_a_page_with_children_cannot_be_trashed(control: FlaskClient, state: EmulatorState) -> None:
-    parent = _leaf(state)
+    parent = leaf_page(state)
     control.post("/_emulator/pages", json={"spaceKey": "DOCS", "title": "Kid", "parentId": parent})
     before = _snapshot(state)
     assert control.post(f"/_emulator/pages/{parent}/trash").status_code == 409

@@ -3,7 +3,6 @@ same clientKey), against an app on loopback that verifies every signed install i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,22 +12,9 @@ from flask import Flask
 from emulator import cli
 from emulator.state import emulator_state
 from tests.emulator.conftest import app_token
-from tests.emulator.fake_app import BASE_PATH, make_fake_app
 from tests.kit.live import LiveServer
 
 KEY = "com.example.fake"
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[LiveServer, Flask]]:
-    app = make_fake_app(KEY)
-    server = LiveServer(app)
-    app.config["BASE_URL"] = f"{server.url}{BASE_PATH}"
-    server.start()
-    try:
-        yield server, app
-    finally:
-        server.stop()
 
 
 def _install(emulator_url: str, app: Flask) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from emulator import webhooks
 from emulator.server import create_app
 from emulator.site import ADMIN_ACCOUNT_ID, USER_ACCOUNT_ID
 from emulator.state import EmulatorState, emulator_state
-from tests.emulator.conftest import NOW, PORT, SECRET, register_app
+from tests.emulator.conftest import NOW, PORT, SECRET, leaf_page, register_app
 from tests.emulator.webhook_receiver import BASE_PATH, make_receiver, received
-from tests.kit.live import LiveServer
+from tests.kit.live import LiveServer, serving
 from tests.kit.processes import free_port
 
 PAGE_EVENTS = (
@@ -51,11 +51,8 @@ CONTENT_FIELDS = {
 @pytest.fixture
 def receiver() -> Iterator[tuple[LiveServer, Flask]]:
     app = make_receiver()
-    server = LiveServer(app).start()
-    try:
+    with serving(app) as server:
         yield server, app
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -68,20 +65,6 @@ def site(receiver: tuple[LiveServer, Flask]) -> tuple[FlaskClient, EmulatorState
     register_app(state, base_url=f"{server.url}{BASE_PATH}", modules=modules)
     app.config["SECRETS"] = {state.site.client_key: SECRET}
     return emulator_app.test_client(), state, app
-
-
-def _leaf(state: EmulatorState) -> int:
-    space = state.site.space_by_key("DOCS")
-    assert space is not None
-    restricted = set(state.access.all())
-    return next(
-        i
-        for i in state.site.pages_by_space[space.id]
-        if state.site.content[i].status == "current"
-        and i != space.homepage_id
-        and not state.site.children.get(i)
-        and i not in restricted
-    )
 
 
 def _post(client: FlaskClient, path: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
@@ -109,7 +92,7 @@ def test_every_change_is_delivered_signed_with_confluences_shape(
     page_id = page["content"]["id"]
     steps = [
         (f"/_emulator/pages/{page_id}/update", {"title": "Hooked v2", "at": NOW + 10}),
-        (f"/_emulator/pages/{page_id}/move", {"parentId": _leaf(state)}),
+        (f"/_emulator/pages/{page_id}/move", {"parentId": leaf_page(state)}),
         (f"/_emulator/pages/{page_id}/archive", {}),
         (f"/_emulator/pages/{page_id}/unarchive", {}),
         (f"/_emulator/pages/{page_id}/trash", {}),
@@ -200,7 +183,7 @@ def test_module_options_exclude_body_queries_and_absolute_urls(
     register_app(state, base_url=base, modules=modules)
     app.config["SECRETS"] = {state.site.client_key: SECRET}
     client = emulator_app.test_client()
-    _post(client, f"/_emulator/pages/{_leaf(state)}/update")
+    _post(client, f"/_emulator/pages/{leaf_page(state)}/update")
     _flush(client)
     got = {r.path: r for r in received(app)}
     assert set(got) == {"/bare?lic=none", "/query?tenant=a%20b&x=1&lic=none", "/absolute?lic=none"}
@@ -218,7 +201,7 @@ def test_only_enabled_subscribers_that_can_view_the_content(
     client, state, app = site
     server, _ = receiver
     register_app(state, key="com.example.quiet", base_url=f"{server.url}{BASE_PATH}/quiet")  # no webhooks
-    leaf = _leaf(state)
+    leaf = leaf_page(state)
     _post(client, f"/_emulator/pages/{leaf}/restrictions", {"users": [ADMIN_ACCOUNT_ID]})
     _post(client, f"/_emulator/pages/{leaf}/update")  # the app's user cannot view it: no webhook
     state.apps.set_enabled(state.apps.all()[0].key, False)
@@ -233,7 +216,7 @@ def test_only_enabled_subscribers_that_can_view_the_content(
 
 def test_pause_holds_resume_releases_flush_waits(site: tuple[FlaskClient, EmulatorState, Flask]) -> None:
     client, state, app = site
-    leaf = _leaf(state)
+    leaf = leaf_page(state)
     assert _post(client, "/_emulator/webhooks/pause")["paused"] is True
     for _ in range(3):
         _post(client, f"/_emulator/pages/{leaf}/update")
@@ -256,7 +239,7 @@ def test_duplicate_sends_each_delivery_twice(site: tuple[FlaskClient, EmulatorSt
         "shuffle": False,
         "seed": 0,
     }
-    _post(client, f"/_emulator/pages/{_leaf(state)}/update")
+    _post(client, f"/_emulator/pages/{leaf_page(state)}/update")
     _flush(client)
     got = received(app)
     assert len(got) == 2 and got[0].body == got[1].body and all(r.error == "" for r in got)
@@ -268,7 +251,7 @@ def test_shuffle_reorders_a_held_batch_with_the_seed(site: tuple[FlaskClient, Em
     client, state, app = site
     _post(client, "/_emulator/webhooks/faults", {"shuffle": True, "seed": 3})
     _post(client, "/_emulator/webhooks/pause")
-    leaf = _leaf(state)
+    leaf = leaf_page(state)
     for _ in range(6):
         _post(client, f"/_emulator/pages/{leaf}/update")
     held = [e["id"] for e in client.get("/_emulator/webhooks").get_json()["deliveries"]]
@@ -284,7 +267,7 @@ def test_shuffle_reorders_a_held_batch_with_the_seed(site: tuple[FlaskClient, Em
 
 def test_failures_are_logged_and_not_retried(site: tuple[FlaskClient, EmulatorState, Flask]) -> None:
     client, state, app = site
-    leaf = _leaf(state)
+    leaf = leaf_page(state)
     app.config["STATUS"] = 500
     _post(client, f"/_emulator/pages/{leaf}/update")
     _flush(client)
@@ -314,7 +297,7 @@ def test_a_full_queue_drops_new_deliveries(
     client, state, app = site
     monkeypatch.setattr(webhooks, "QUEUE_LIMIT", 2)
     _post(client, "/_emulator/webhooks/pause")
-    leaf = _leaf(state)
+    leaf = leaf_page(state)
     for _ in range(3):
         _post(client, f"/_emulator/pages/{leaf}/update")
     log = client.get("/_emulator/webhooks").get_json()["deliveries"]
