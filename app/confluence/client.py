@@ -22,9 +22,10 @@ from app.confluence.pagination import (
     iter_result_pages,
     iter_results,
     resolve_next,
+    results_of,
 )
 from app.confluence.transport import Transport
-from app.errors import ConfluenceBadResponseError, ConfluenceNotFoundError
+from app.errors import ConfluenceNotFoundError
 
 Item = dict[str, Any]
 ParamValue = str | int | bool | Iterable[str | int] | None
@@ -269,9 +270,7 @@ class ConfluenceClient:
         if len(ids) > MAX_LIMIT:
             raise ValueError(f"at most {MAX_LIMIT} ids per call")
         body = self.get(f"/{content_type}", query(id=ids, limit=MAX_LIMIT))
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            raise ConfluenceBadResponseError("Confluence sent a list response without results")
+        results = results_of(body, "Confluence sent a list response without results")
         return [item for item in results if isinstance(item, dict)]
 
     def users_bulk(self, account_ids: Sequence[str]) -> list[Item]:
@@ -290,10 +289,9 @@ class ConfluenceClient:
             json={"accountIds": list(account_ids)},
             idempotent=True,
         )
-        body = json_body(response, "POST")
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            raise ConfluenceBadResponseError("Confluence sent a users-bulk answer without results")
+        results = results_of(
+            json_body(response, "POST"), "Confluence sent a users-bulk answer without results"
+        )
         return [user for user in results if isinstance(user, dict)]
 
     # -- users (v1) ----------------------------------------------------------------------------

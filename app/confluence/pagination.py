@@ -80,6 +80,14 @@ class ResultPage:
     next_url: str | None
 
 
+def results_of(body: Any, message: str, **where: Any) -> list[Any]:
+    """The ``results`` list of a v2 list answer, or ConfluenceBadResponseError(``message``, ``where``)."""
+    results = body.get("results") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        raise ConfluenceBadResponseError(message, **where)
+    return results
+
+
 def iter_result_pages(
     fetch: PageFetcher,
     url: str,
@@ -110,14 +118,13 @@ def iter_result_pages(
             )
         response = fetch(page_url, page_params)
         body = json_body(response, "GET")
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            raise ConfluenceBadResponseError(
-                "Confluence sent a list response without results",
-                method="GET",
-                url=response.url,
-                status=response.status_code,
-            )
+        results = results_of(
+            body,
+            "Confluence sent a list response without results",
+            method="GET",
+            url=response.url,
+            status=response.status_code,
+        )
         link = next_link(response, body)
         # Keep only the items and the link: the response and the rest of the body can go now.
         del response, body
