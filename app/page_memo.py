@@ -7,10 +7,12 @@ never goes stale, so nothing here expires or needs invalidating.
 
 from __future__ import annotations
 
+import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Final
+
+from app.expiring import ExpiringCache
 
 #: Pages kept per process (a page is about 8 KB: about 4 MB at most).
 DEFAULT_MAX_ENTRIES: Final = 512
@@ -23,29 +25,23 @@ class RenderMemo:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
-        self._pages: OrderedDict[Hashable, str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._pages: ExpiringCache[Hashable, str] = ExpiringCache(math.inf, max_entries)  # never expire
+        self._hits_lock = threading.Lock()
         self.hits = 0
 
     def __len__(self) -> int:
         return len(self._pages)
 
     def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
-        """The page for ``key``: the kept one, or ``render()``'s, kept (rendered outside the lock)."""
-        with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
+        """The page for ``key``: the kept one, or ``render()``'s, kept (rendered outside any lock)."""
+        page = self._pages.get(key)
+        if page is not None:
+            with self._hits_lock:
                 self.hits += 1
-                return page
+            return page
         page = render()
-        with self._lock:
-            self._pages[key] = page
-            self._pages.move_to_end(key)
-            while len(self._pages) > self.max_entries:
-                self._pages.popitem(last=False)
+        self._pages.put(key, page)
         return page
 
     def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
+        self._pages.clear()

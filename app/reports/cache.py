@@ -9,8 +9,7 @@ Time is a parameter.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -20,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, as_utc
+from app.expiring import ExpiringCache
 from app.local_copies import copies, read_through
 from app.reports.model import FreshnessReport
 
@@ -54,38 +54,12 @@ class CachedReport:
         return now >= self.expires_at
 
 
-class _DecodedReports:
-    """Reports already decoded by this process, keyed by the row's version (``computed_at``).
-
-    Decoding a stored report (JSON and up to 500 dates) was most of a cached render's cost. The key
-    includes ``computed_at``, so a row that another process refreshed is a new key: nothing here can
-    go stale (docs/architecture.md: in-process caches must stay correct when another process writes).
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._reports: OrderedDict[tuple[str, str, datetime], FreshnessReport] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, str, datetime]) -> FreshnessReport | None:
-        with self._lock:
-            report = self._reports.get(key)
-            if report is not None:
-                self._reports.move_to_end(key)
-            return report
-
-    def clear(self) -> None:
-        with self._lock:
-            self._reports.clear()
-
-    def put(self, key: tuple[str, str, datetime], report: FreshnessReport) -> None:
-        with self._lock:
-            self._reports[key] = report
-            while len(self._reports) > self._size:
-                self._reports.popitem(last=False)
-
-
-_decoded = _DecodedReports()
+#: Reports already decoded by this process, keyed by the row's version (``computed_at``), least
+#: recently used dropped first. Decoding a stored report (JSON and up to 500 dates) was most of a cached
+#: render's cost. The key includes ``computed_at``, so a row that another process refreshed is a new
+#: key: nothing here can go stale, and nothing expires (docs/architecture.md: in-process caches must
+#: stay correct when another process writes).
+_decoded: ExpiringCache[tuple[str, str, datetime], FreshnessReport] = ExpiringCache(math.inf, 256)
 
 #: The name of this process's copies of report versions (``app/local_copies.py``).
 _HEADS: Final = "report_heads"
