@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -28,9 +27,12 @@ import sqlalchemy as sa
 
 from tests.kit.confluence import scan_list_calls
 from tests.kit.database import fresh_database_url
-from tests.kit.live_sites import MACRO_MODULE, RunningEmulator, app_process_env, running_emulator
-from tests.kit.processes import BIN, REPO, flask, free_port, wait_until_up
-from tests.kit.redis_server import running_redis
+from tests.kit.live_sites import (
+    MACRO_MODULE,
+    RunningEmulator,
+    process_site,
+)
+from tests.kit.processes import BIN, REPO, stop, wait_until_up
 
 PAGES = 5000
 SCANNING = 'class="freshness scanning"'
@@ -99,21 +101,9 @@ def deployment(
     tmp_path: Path, *, workers: int, timeout: int = 30, **app_env_extra: str
 ) -> Iterator[Deployment]:
     with ExitStack() as stack:
-        redis_url = stack.enter_context(running_redis(tmp_path))
-        emulator = stack.enter_context(running_emulator(pages=PAGES))
-        port = free_port()
-        app_url = f"http://127.0.0.1:{port}"
         database_url = fresh_database_url(tmp_path)
-        env = app_process_env(
-            app_url,
-            emulator.url,
-            database_url,
-            APP_REDIS_URL=redis_url,
-            APP_JOBS_NAME=f"test-{uuid.uuid4().hex[:8]}",
-            **app_env_extra,
-        )
-        migrated = flask("db", "upgrade", env=env)
-        assert migrated.returncode == 0, migrated.stderr
+        site = stack.enter_context(process_site(tmp_path, database_url, pages=PAGES, **app_env_extra))
+        emulator, port, app_url, env = site.emulator, site.port, site.app_url, site.env
         web = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
@@ -149,11 +139,7 @@ def deployment(
                 if process.poll() is None:
                     process.terminate()
             for process in [web, *found.workers]:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+                stop(process)
 
 
 def wait_for_report(url: str) -> str:

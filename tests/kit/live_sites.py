@@ -9,9 +9,11 @@ The pytest fixtures that wrap these helpers live in ``tests/e2e/conftest.py``; C
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar
 from urllib.parse import parse_qsl
 
@@ -27,7 +29,8 @@ from tests.kit.constants import APP_KEY
 from tests.kit.database import create_schema
 from tests.kit.jobs import running_worker
 from tests.kit.live import LiveServer
-from tests.kit.processes import app_env, free_port
+from tests.kit.processes import app_env, flask, free_port
+from tests.kit.redis_server import running_redis
 from tests.kit.store import snapshot
 
 MACRO_MODULE: Final = "freshness-report"
@@ -359,3 +362,37 @@ def install_app(emulator: RunningEmulator, app: RunningApp) -> dict[str, Any]:
         f"install into {emulator.url} failed: {response.status_code} {response.text}"
     )
     return emulator.site_info()
+
+
+@dataclass
+class ProcessSite:
+    """What an app deployment of real processes needs: Redis, an emulator, a port, its environment."""
+
+    emulator: RunningEmulator
+    port: int
+    env: dict[str, str]
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@contextmanager
+def process_site(tmp_path: Path, database_url: str, *, pages: int, **env_extra: str) -> Iterator[ProcessSite]:
+    """Start Redis and an emulator of ``pages`` pages; yield the ``APP_*`` environment of an app on a free
+    port that uses both, its own job queue on that Redis, and ``database_url``, migrated."""
+    with ExitStack() as stack:
+        redis_url = stack.enter_context(running_redis(tmp_path))
+        emulator = stack.enter_context(running_emulator(pages=pages))
+        port = free_port()
+        env = app_process_env(
+            f"http://127.0.0.1:{port}",
+            emulator.url,
+            database_url,
+            APP_REDIS_URL=redis_url,
+            APP_JOBS_NAME=f"test-{uuid.uuid4().hex[:8]}",
+            **env_extra,
+        )
+        migrated = flask("db", "upgrade", env=env)
+        assert migrated.returncode == 0, migrated.stderr
+        yield ProcessSite(emulator, port, env)

@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -32,10 +31,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import make_url
 
 from tests.kit.database import fresh_database_url
-from tests.kit.live_sites import MACRO_MODULE, RunningEmulator, app_process_env, running_emulator
+from tests.kit.live_sites import (
+    MACRO_MODULE,
+    RunningEmulator,
+    process_site,
+)
 from tests.kit.postgres_cluster import private_postgres, unavailable_reason
-from tests.kit.processes import BIN, REPO, flask, free_port, wait_until_up
-from tests.kit.redis_server import running_redis
+from tests.kit.processes import BIN, REPO, stop, wait_until_up
 from tests.kit.tcp_proxy import TcpProxy
 
 TOKEN = "process-test-metrics-token-0123456789"
@@ -96,25 +98,20 @@ def sample(text: str, name: str, **labels: str) -> float:
 @contextmanager
 def deployment(tmp_path: Path, database_url: str) -> Iterator[Deployment]:
     with ExitStack() as stack:
-        redis_url = stack.enter_context(running_redis(tmp_path))
-        emulator = stack.enter_context(running_emulator(pages=600))
-        port = free_port()
-        app_url = f"http://127.0.0.1:{port}"
         metrics_dir = tmp_path / "metrics"
         metrics_dir.mkdir()
-        env = app_process_env(
-            app_url,
-            emulator.url,
-            database_url,
-            APP_REDIS_URL=redis_url,
-            APP_JOBS_NAME=f"test-{uuid.uuid4().hex[:8]}",
-            APP_SECRET_KEY="process-test-secret-key",
-            APP_METRICS_TOKEN=TOKEN,
-            APP_LOG_FORMAT="json",
-            PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        site = stack.enter_context(
+            process_site(
+                tmp_path,
+                database_url,
+                pages=600,
+                APP_SECRET_KEY="process-test-secret-key",
+                APP_METRICS_TOKEN=TOKEN,
+                APP_LOG_FORMAT="json",
+                PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+            )
         )
-        migrated = flask("db", "upgrade", env=env)
-        assert migrated.returncode == 0, migrated.stderr
+        emulator, port, app_url, env = site.emulator, site.port, site.app_url, site.env
         web_log = stack.enter_context((tmp_path / "web.log").open("w"))
         worker_log_path = tmp_path / "worker.log"
         worker_log = stack.enter_context(worker_log_path.open("w"))
@@ -138,11 +135,7 @@ def deployment(tmp_path: Path, database_url: str) -> Iterator[Deployment]:
             for process in (web, worker):
                 process.terminate()
             for process in (web, worker):
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=5)
+                stop(process)
 
 
 def probe(app: Deployment, path: str) -> tuple[int, dict[str, object]]:
