@@ -64,7 +64,8 @@ def parse_time(value: object, name: str) -> float:
     raise ChangeError(f"'{name}' must be epoch seconds or an ISO 8601 time with a zone")
 
 
-def _fields(data: dict[str, object], allowed: set[str]) -> None:
+def check_fields(data: dict[str, object], allowed: set[str]) -> None:
+    """ChangeError (400) naming every field of ``data`` not in ``allowed``."""
     unknown = set(data) - allowed
     if unknown:
         raise ChangeError(
@@ -131,7 +132,7 @@ def _commit(state: EmulatorState, change: Change, *, tree_changed: bool) -> Chan
 def create(state: EmulatorState, kind: str, data: dict[str, object]) -> Change:
     """A new page (``kind`` "page") or blog post at version 1."""
     allowed = {"spaceKey", "title", "authorId", "createdAt"} | ({"parentId"} if kind == "page" else set())
-    _fields(data, allowed)
+    check_fields(data, allowed)
     site = state.site
     space_key = data.get("spaceKey")
     space = site.space_by_key(space_key) if isinstance(space_key, str) else None
@@ -189,7 +190,7 @@ def _when(data: dict[str, object], item: Content) -> float:
 
 def update(state: EmulatorState, content_id: int, data: dict[str, object]) -> Change:
     """A new version: optional new ``title``, ``authorId`` (the editor) and ``at``."""
-    _fields(data, {"title", "authorId", "at"})
+    check_fields(data, {"title", "authorId", "at"})
     title = _title(data, required=False)
     actor = _actor(state, data)
     with state.lock:
@@ -208,7 +209,7 @@ def update(state: EmulatorState, content_id: int, data: dict[str, object]) -> Ch
 
 def set_status(state: EmulatorState, content_id: int, action: str, data: dict[str, object]) -> Change:
     """``trash``, ``restore``, ``archive`` or ``unarchive`` (a status change, no new version)."""
-    _fields(data, {"authorId", "at"})
+    check_fields(data, {"authorId", "at"})
     actor = _actor(state, data)
     rules = {  # action: (statuses it applies to, new status, pages only)
         "trash": (("current",), "trashed", False),
@@ -243,7 +244,7 @@ def set_status(state: EmulatorState, content_id: int, action: str, data: dict[st
 
 def remove(state: EmulatorState, content_id: int, data: dict[str, object]) -> Change:
     """Purge trashed content: it is gone from REST (404) and its restriction is forgotten."""
-    _fields(data, {"authorId", "at"})
+    check_fields(data, {"authorId", "at"})
     actor = _actor(state, data)
     site = state.site
     with state.lock:
@@ -272,7 +273,7 @@ def _subtree(site: Site, page_id: int) -> list[int]:
 
 def move(state: EmulatorState, content_id: int, data: dict[str, object]) -> Change:
     """Move a current page under ``parentId`` and/or into ``spaceKey`` (then under that space's home page)."""
-    _fields(data, {"parentId", "spaceKey", "authorId", "at"})
+    check_fields(data, {"parentId", "spaceKey", "authorId", "at"})
     actor = _actor(state, data)
     parent_id = _content_id(data, "parentId")
     space_key = data.get("spaceKey")

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from emulator import changes, lifecycle, shapes
-from emulator.changes import Change, ChangeError, parse_time
+from emulator.changes import Change, ChangeError, check_fields, parse_time
 from emulator.lifecycle import LifecycleError
 from emulator.people import closed
 from emulator.site import iso
@@ -116,7 +116,11 @@ def webhook_control(action: str) -> tuple[Response, int]:
         return jsonify({**_webhook_summary(state), "released": order}), 200
     if action == "flush":
         timeout = data.get("timeout", 10)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 < timeout <= MAX_FLUSH_SECONDS
+        ):
             raise ChangeError(f"'timeout' must be a number of seconds in (0, {MAX_FLUSH_SECONDS:g}]")
         if sender.paused:
             raise ChangeError("deliveries are paused: resume them first", 409)
@@ -157,11 +161,7 @@ def account_action(account_id: str, action: str) -> tuple[Response, int]:
     allowed = {"at"} | ({"displayName", "email"} if action == "update" else set())
     if action not in ("close", "update"):
         raise ChangeError(f"unknown action {action!r}", 404)
-    unknown = set(data) - allowed
-    if unknown:
-        raise ChangeError(
-            f"unknown fields: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})"
-        )
+    check_fields(data, allowed)
     at = parse_time(data["at"], "at") if "at" in data else None
     for name in ("displayName", "email"):
         if name in data and (
