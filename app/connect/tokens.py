@@ -10,6 +10,7 @@ instead of sleeping.
 
 from __future__ import annotations
 
+import functools
 import hmac
 from collections.abc import Callable, Mapping
 from typing import Any, Final, cast
@@ -149,11 +150,24 @@ def _parse_host_token(token: str) -> tuple[dict[str, Any], Claims, bytes]:
     return header, claims, signature
 
 
+@functools.lru_cache(maxsize=4096)
+def _hs256_key(secret: str) -> bytes:
+    """PyJWT's HS256 key for ``secret``, checked once per secret instead of once per token.
+
+    ``prepare_key`` refuses a secret that looks like an asymmetric key (PEM, SSH, DER or a JWK), and
+    tries to load it as each to find out: a good part of a token's whole check. Its answer depends on
+    the secret alone, so it is kept, for at most as many secrets as there are tenants warm at once.
+    A refusal raises and is not kept.
+    """
+    key: bytes = _HS256.prepare_key(secret)
+    return key
+
+
 def _check_hs256_signature(token: str, signature: bytes, secret: str) -> None:
     """Check the token's HS256 signature with PyJWT's algorithm over the signed part of the token."""
     signing_input = token.encode("utf-8").rsplit(b".", 1)[0]  # header.payload, as PyJWS signs it
     try:
-        key = _HS256.prepare_key(secret)
+        key = _hs256_key(secret)
         valid = _HS256.verify(signing_input, key, signature)
     except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
         raise InvalidTokenError("the signature does not verify") from exc
