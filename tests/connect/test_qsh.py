@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import pytest
 from atlassian_jwt.url_utils import canonicalize_request
@@ -14,6 +14,7 @@ from app.connect.qsh import (
     CONTEXT_QSH,
     canonical_request,
     canonical_uri,
+    parse_query,
     query_string_hash,
     query_string_hash_for_url,
 )
@@ -106,3 +107,24 @@ def test_known_difference_all_slashes_are_not_stripped() -> None:
     # The vectors strip exactly one trailing "/"; atlassian-jwt strips them all.
     assert canonical_request("GET", "/a//") == "GET&/a/&"
     assert canonicalize_request("GET", "/a//") == "GET&/a&"
+
+
+_QUERY_TEXT = st.text(alphabet=st.sampled_from("&=+%;ab09AFfz é\u00ff\ufffd/?#"), max_size=60) | st.text(
+    max_size=40
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_QUERY_TEXT)
+def test_parse_query_gives_the_pairs_parse_qsl_gives(query: str) -> None:
+    # Every token's query is parsed by parse_query (the qsh, request.args): it must decode exactly as
+    # the standard library's form decoder with blank values kept, on any text a server can pass.
+    assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "&&", "a", "a=", "=b", "a=b=c", "a+b=c+d", "a%2Bb=%2B", "x=%zz%4", "x=%C3%A9%FF", "a=1&a=2&&b"],
+)
+def test_parse_query_agrees_with_parse_qsl_on_edge_cases(query: str) -> None:
+    assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
