@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -46,6 +47,7 @@ def init_app(app: Flask) -> None:
     engine = make_engine(url)
     local_copies.configure(engine, app.config["HOT_CACHE_SECONDS"])
     app.extensions["db"] = sessionmaker(bind=engine, expire_on_commit=False)
+    app.extensions["db_idle"] = _IdleSession()
     app.teardown_appcontext(_close_session)
 
 
@@ -77,12 +79,28 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _IdleSession(threading.local):
+    """Per thread: the session the thread's last app context closed, for its next one.
+
+    A closed session is as good as a new one (SQLAlchemy resets it on ``close()``), and making one
+    costs about as much as a warm request's whole tenant lookup.
+    """
+
+    session: Session | None = None
+
+
 def get_session() -> Session:
     """Return this app context's session, opening it on first use."""
     if "db_session" not in g:
-        g.db_session = current_app.extensions["db"]()
-    session: Session = g.db_session
-    return session
+        idle: _IdleSession = current_app.extensions["db_idle"]
+        session = idle.session
+        if session is None:
+            session = current_app.extensions["db"]()
+        else:
+            idle.session = None
+        g.db_session = session
+    found: Session = g.db_session
+    return found
 
 
 def get_engine(app: Flask) -> sa.Engine:
@@ -95,5 +113,9 @@ def get_engine(app: Flask) -> sa.Engine:
 
 def _close_session(_exc: BaseException | None) -> None:
     session: Session | None = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    # A session that began nothing and holds nothing has nothing to close (the hot path's).
+    if session.in_transaction() or session.identity_map or session.new or session.deleted:
         session.close()
+    current_app.extensions["db_idle"].session = session
