@@ -30,6 +30,10 @@ TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl"
         # A request line split at a space, and a body: the jwt parameter goes with its value.
         (f"Invalid HTTP Version: '&jwt={TOKEN} HTTP/1.1'", "Invalid HTTP Version: '&[redacted] HTTP/1.1'"),
         ("form jwt%3Dabc.def&x=1", "form [redacted]&x=1"),
+        # Any case: the cheap "could anything match" check before the patterns must not skip these.
+        ("form JWT=abc.def&x=1", "form [redacted]&x=1"),
+        ("form Jwt%3dabc", "form [redacted]"),
+        (f"token {TOKEN} in a message", "token [redacted] in a message"),
         (f"Authorization: JWT {TOKEN}", "Authorization: JWT [redacted]"),
         # Lines without secrets stay as they are.
         ("refused GET /macros/freshness: token expired", "refused GET /macros/freshness: token expired"),

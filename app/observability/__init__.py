@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import logging
+import sys
+from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask.logging import default_handler, wsgi_errors_stream
 
 from app.confluence.events import observe_every_client
@@ -21,21 +23,44 @@ from app.observability import logs, metrics, web
 
 class WsgiErrorsHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Flask's default handler (each line to the request's ``wsgi.errors``, else ``sys.stderr``),
-    looking that stream up once per line instead of once per call on it."""
+    looking that stream up once per line instead of once per call on it.
+
+    It takes no handler lock: a line is formatted first and then written with one ``write`` call,
+    which a Python stream carries out whole (text and buffered streams hold the GIL or their own
+    lock for it), so lines never interleave. With the lock, the request threads queued behind each
+    other's write system call on every request.
+    """
 
     def __init__(self) -> None:
         super().__init__(wsgi_errors_stream)
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """:meth:`logging.Handler.handle` without the lock: filter, then :meth:`emit`."""
+        passed = self.filter(record)
+        if isinstance(passed, logging.LogRecord):  # Python 3.12+: a filter may return a new record
+            record = passed
+        if passed:
+            self.emit(record)
+        return bool(passed)
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record) + self.terminator
-            stream = wsgi_errors_stream._get_current_object()
+            stream = _errors_stream()
             stream.write(line)
             stream.flush()
         except RecursionError:  # as StreamHandler does
             raise
         except Exception:
             self.handleError(record)
+
+
+def _errors_stream() -> Any:
+    """The request's ``wsgi.errors`` (Flask's request, or one the hot path answers), else stderr."""
+    if has_request_context():
+        return request.environ["wsgi.errors"]
+    stream = logs.errors_stream.get()
+    return stream if stream is not None else sys.stderr
 
 
 #: One handler for every app in the process, as Flask's ``default_handler`` is.

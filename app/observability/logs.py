@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -36,6 +37,10 @@ from app.log_redaction import RedactSecrets, redact
 _SANE_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:-]{0,63}$")
 TAG_LENGTH: Final = 10
 REQUEST_ID_HEADER: Final = "X-Request-Id"
+
+#: The ``wsgi.errors`` stream of a request answered outside Flask's request context
+#: (``app/hot_path.py``); request lines go there, as they go to ``request.environ["wsgi.errors"]``.
+errors_stream: contextvars.ContextVar[Any] = contextvars.ContextVar("errors_stream", default=None)
 
 _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
 _job_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_tenant", default=None)
@@ -110,9 +115,9 @@ def request_context(request_id: str | None, tenant: object) -> dict[str, Any]:
 def _request_fields() -> dict[str, Any]:
     """``request_id`` and ``tenant`` of the active request, if any (never raises)."""
     try:
-        from flask import g, has_request_context
+        from flask import g, has_app_context
 
-        if not has_request_context():
+        if not has_app_context():  # g is the app context's: the hot path answers in one
             return {}
         return request_context(g.get("request_id"), g.get("tenant"))
     except Exception:  # a log line must never fail over its context
@@ -181,6 +186,18 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The default time (``2026-12-01 08:02:55,440``), its seconds formatted once per second."""
+        if datefmt is not None or self.default_msec_format is None:
+            return super().formatTime(record, datefmt)
+        second, text = self._second
+        if second != int(record.created):
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (second, text)
+        return self.default_msec_format % (text, record.msecs)
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

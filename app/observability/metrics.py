@@ -21,7 +21,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
@@ -60,6 +60,11 @@ HTTP_LATENCY: Final = Histogram(
     "Time to answer a request, by route template.",
     ["route", "method"],
     buckets=_LATENCY_BUCKETS,
+)
+HOT_PATH_ANSWERS: Final = Counter(
+    "freshness_hot_path_answers_total",
+    "Requests answered by the hot path (app/hot_path.py) instead of Flask's request cycle, by route.",
+    ["route"],
 )
 JWT_REFUSALS: Final = Counter(
     "freshness_jwt_refusals_total", "Inbound Connect JWTs refused, by reason.", ["reason"]
@@ -162,10 +167,33 @@ for _trigger in QUEUE_TRIGGERS:
 # ------------------------------------------------------------------------------------------------
 
 
+#: The request series by (route, method as sent, status): ``labels()`` validates and locks on every
+#: call, a dict lookup does not. Bounded, since a client chooses the method it sends.
+_request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_MAX_REQUEST_SERIES: Final = 4096
+
+
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    method = method if method in _METHODS else "other"
-    HTTP_REQUESTS.labels(route, method, str(status)).inc()
-    HTTP_LATENCY.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    series = _request_series.get(key)
+    if series is None:
+        label = method if method in _METHODS else "other"
+        series = (HTTP_REQUESTS.labels(route, label, str(status)), HTTP_LATENCY.labels(route, label))
+        if len(_request_series) < _MAX_REQUEST_SERIES:
+            _request_series[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
+
+
+_hot_answers: dict[str, Any] = {}
+
+
+def hot_path_answer(route: str) -> None:
+    """Count a request the hot path answered (``route``: a hot route's rule, a handful per app)."""
+    series = _hot_answers.get(route)
+    if series is None:
+        series = _hot_answers.setdefault(route, HOT_PATH_ANSWERS.labels(route))
+    series.inc()
 
 
 def refusal_reason(error: ConnectAuthError) -> str:
@@ -265,8 +293,11 @@ def scan_paused(seconds: float) -> None:
     SCAN_PAUSED_SECONDS.inc(max(0.0, seconds))
 
 
+_cache_results: Final = {result: REPORT_CACHE.labels(result) for result in CACHE_RESULTS}
+
+
 def cache_lookup(result: str) -> None:
-    REPORT_CACHE.labels(result).inc()
+    _cache_results[result].inc()
 
 
 # ------------------------------------------------------------------------------------------------

@@ -105,35 +105,60 @@ def finish_request(response: Response) -> Response:
     started = g.get("request_started")
     elapsed = time.perf_counter() - started if started is not None else 0.0
     rule = request.url_rule
-    route = rule.rule if rule is not None else UNMATCHED
-    status = response.status_code
-    try:
-        metrics.observe_request(route, request.method, status, elapsed)
-    except Exception:  # counting must never cost a response
-        current_app.logger.exception("could not count a request")
     request_id = g.get("request_id") or logs.request_id_from(None)
     response.headers[logs.REQUEST_ID_HEADER] = request_id
-    level = logging.DEBUG if request.endpoint in QUIET_ENDPOINTS and status < 400 else logging.INFO
+    record_request(
+        request.method,
+        rule.rule if rule is not None else UNMATCHED,
+        response.status_code,
+        elapsed,
+        request_id=request_id,
+        tenant=g.get("tenant"),
+        quiet=request.endpoint in QUIET_ENDPOINTS,
+    )
+    return response
+
+
+def record_request(
+    method: str,
+    route: str,
+    status: int,
+    elapsed: float,
+    *,
+    request_id: str,
+    tenant: object,
+    quiet: bool = False,
+) -> None:
+    """Count, time and log one answered request (``route``: its URL rule, never the raw path).
+
+    ``quiet`` routes (health probes) log their successes at DEBUG only.
+    """
+    try:
+        metrics.observe_request(route, method, status, elapsed)
+    except Exception:  # counting must never cost a response
+        current_app.logger.exception("could not count a request")
+    level = logging.DEBUG if quiet and status < 400 else logging.INFO
     if log.isEnabledFor(level):
-        method = request.method
-        # The line carries its own context, so the handlers' context filter has nothing to look up.
-        log.log(
+        # Made and handled as Logger.log would, but without looking up the calling frame (the line
+        # names its route). It carries its own context, so the context filter looks nothing up.
+        record = log.makeRecord(
+            log.name,
             level,
+            __file__,
+            0,
             "%s %s %s %.1fms",
-            method,
-            route,
-            status,
-            elapsed * 1000,
+            (method, route, status, elapsed * 1000),
+            None,
             extra={
                 "event": "request",
                 "method": method,
                 "route": route,
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 1),
-                **logs.request_context(request_id, g.get("tenant")),
+                **logs.request_context(request_id, tenant),
             },
         )
-    return response
+        log.handle(record)
 
 
 def init_app(app: Flask) -> None:

@@ -11,6 +11,8 @@ import io
 import json
 import logging
 import re
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -194,3 +196,50 @@ def test_new_request_ids_are_unique_and_a_forked_child_draws_its_own() -> None:
     os.waitpid(pid, 0)
     parent_next = request_id_from(None)
     assert child[:20] != parent_next[:20] and child not in ids
+
+
+def test_the_text_time_is_what_the_standard_formatter_writes() -> None:
+    # The seconds are formatted once per second: each line must still show its own time.
+    ours, standard = logs.TextFormatter(), logging.Formatter()
+    for created in (1_764_000_000.0, 1_764_000_000.999, 1_764_000_001.0, 1_764_000_001.5, 1_764_000_000.25):
+        record = logging.LogRecord("app", logging.INFO, __file__, 1, "x", None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        assert ours.formatTime(record) == standard.formatTime(record)
+
+
+LINES = 1500
+
+
+def test_lines_from_many_threads_never_interleave(tmp_path: Any) -> None:
+    # The web handler takes no lock (app/observability/__init__.py): each line is one write call.
+    from app.observability import WsgiErrorsHandler
+
+    handler = WsgiErrorsHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("test.interleave")
+    logger.propagate = False
+    logger.addHandler(handler)
+    path = tmp_path / "lines.log"
+    with open(path, "w", encoding="utf-8") as stream:
+        start = threading.Barrier(8)
+
+        def write(worker: int) -> None:
+            logs.errors_stream.set(stream)  # as the hot path sets it, in this thread's own context
+            start.wait()
+            for i in range(LINES):
+                logger.warning("%s", f"worker {worker} line {i} " + "x" * 300)
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # threads take turns as often as CPython lets them
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            sys.setswitchinterval(interval)
+            logger.removeHandler(handler)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 8 * LINES
+    assert all(re.fullmatch(r"worker \d line \d+ x{300}", line) for line in lines)

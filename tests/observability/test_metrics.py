@@ -189,3 +189,14 @@ def test_endpoint_templates_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None
         url = f"https://x/wiki/api/word{'x' * (number % 30)}/n{chr(97 + number % 26)}"
         assert metrics.endpoint_template(url) != "other"
     assert metrics.endpoint_template("https://x/wiki/api/v2/brandnew") == "other"
+
+
+def test_request_series_stay_bounded_whatever_methods_clients_send() -> None:
+    # Series are kept by (route, method as sent, status) for speed; a client chooses the method.
+    labels = {"route": "/bounded", "method": "other", "status": "405"}
+    before = value("freshness_http_requests_total", **labels)
+    for n in range(metrics._MAX_REQUEST_SERIES + 50):
+        metrics.observe_request("/bounded", f"X{n}", 405, 0.001)
+    assert len(metrics._request_series) <= metrics._MAX_REQUEST_SERIES
+    after = value("freshness_http_requests_total", **labels)
+    assert after - before == metrics._MAX_REQUEST_SERIES + 50  # every one counted, as "other"
