@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, request
 from app import clock
 from app.connect import tokens
 from app.connect.qsh import parse_query, query_string_hash_of_params
-from app.connect.requests_info import raw_path, raw_query, token_from
+from app.connect.requests_info import raw_path, raw_query, token_of
 from app.connect.stores import tenant_store
 from app.connect.tenant_cache import tenant_cache
 from app.tenants.snapshot import TenantSnapshot
@@ -63,24 +63,45 @@ def expected_qsh(query: Sequence[tuple[str, str]] | None = None) -> str:
 
     :param query: the raw query already decoded with ``parse_query`` (parsed once per request).
     """
-    base_path = urlsplit(current_app.config["BASE_URL"]).path
     params = parse_query(raw_query(request)) if query is None else query
-    return query_string_hash_of_params(request.method, raw_path(request), params, base_path)
+    return query_string_hash_of_params(request.method, raw_path(request), params, _base_path())
 
 
-def authenticate_request(*, allow_context_qsh: bool = False) -> None:
-    """Verify the request's HS256 token against an installed tenant; set ``g.tenant`` and ``g.claims``.
+def _base_path() -> str:
+    return urlsplit(str(current_app.config["BASE_URL"])).path
+
+
+class NotWarm(Exception):
+    """This process's copies cannot settle the request; Flask's request cycle answers it instead."""
+
+
+def verify_request(
+    method: str,
+    path: str,
+    query: Sequence[tuple[str, str]],
+    authorization: str,
+    *,
+    allow_context_qsh: bool = False,
+    warm_only: bool = False,
+) -> tuple[TenantSnapshot, tokens.Claims]:
+    """Verify a request's HS256 token against an installed tenant; return the tenant and the claims.
 
     The tenant comes from the process's tenant cache when it holds a young enough copy
-    (``app/connect/tenant_cache.py``), else from the store; ``g.tenant`` is a
-    :class:`~app.tenants.snapshot.TenantSnapshot`. Raises a ConnectAuthError subclass (401) on any
-    failure; the error handler answers it.
+    (``app/connect/tenant_cache.py``), else from the store. Raises a ConnectAuthError subclass (401)
+    on any failure. Needs an app context, not a request.
+
+    :param path: the raw path (``raw_path_of``); ``query``: the raw query decoded by ``parse_query``.
+    :param authorization: the ``Authorization`` header ("" without one).
+    :param warm_only: raise :class:`NotWarm` instead of reading the store (the hot path,
+        ``app/hot_path.py``): a tenant not cached, or a signature that fails against a cached secret.
     """
     cache = tenant_cache()
     found: dict[str, TenantSnapshot] = {}
     from_cache = False
 
     def read(client_key: str) -> str | None:
+        if warm_only:
+            raise NotWarm()
         tenant = cache.load(client_key, tenant_store().get_installed)
         if tenant is None:
             return None
@@ -100,20 +121,41 @@ def authenticate_request(*, allow_context_qsh: bool = False) -> None:
         # Only a cached secret may be out of date; one read just now is not read again.
         return read(client_key) if from_cache else found[client_key].shared_secret
 
-    query = parse_query(raw_query(request))  # once: for the token and for the qsh
     claims = tokens.verify_host_token(
-        token_from(request, query),
+        token_of([value for name, value in query if name == "jwt"], authorization),
         secret_for=secret_for,
-        expected_qsh=lambda: expected_qsh(query),  # computed only for a token whose signature holds
+        # computed only for a token whose signature holds
+        expected_qsh=lambda: query_string_hash_of_params(method, path, query, _base_path()),
         now=now_seconds(),
         allow_context_qsh=allow_context_qsh,
         reread_secret=reread_secret,
     )
-    _share_parsed_query(query)
-    g.tenant = found[claims["iss"]]
-    g.claims = claims
+    return found[claims["iss"]], claims
+
+
+def account_of(claims: tokens.Claims) -> str | None:
+    """The viewer's account id (the token's ``sub``), or None for an anonymous viewer."""
     subject = claims.get("sub")
-    g.account_id = subject if isinstance(subject, str) and subject else None
+    return subject if isinstance(subject, str) and subject else None
+
+
+def authenticate_request(*, allow_context_qsh: bool = False) -> None:
+    """Verify the request's HS256 token (:func:`verify_request`); set ``g.tenant``, ``g.claims`` and
+    ``g.account_id``. ``g.tenant`` is a :class:`~app.tenants.snapshot.TenantSnapshot`. Raises a
+    ConnectAuthError subclass (401) on any failure; the error handler answers it.
+    """
+    query = parse_query(raw_query(request))  # once: for the token and for the qsh
+    tenant, claims = verify_request(
+        request.method,
+        raw_path(request),
+        query,
+        request.headers.get("Authorization", ""),
+        allow_context_qsh=allow_context_qsh,
+    )
+    _share_parsed_query(query)
+    g.tenant = tenant
+    g.claims = claims
+    g.account_id = account_of(claims)
 
 
 def _share_parsed_query(query: Sequence[tuple[str, str]]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -21,7 +21,13 @@ def token_from(request: Request, query: Sequence[tuple[str, str]] | None = None)
         caller that computes the qsh parses the query once; by default ``request.args``.
     """
     from_query = request.args.getlist("jwt") if query is None else [v for k, v in query if k == "jwt"]
-    header = request.headers.get("Authorization", "")
+    return token_of(from_query, request.headers.get("Authorization", ""))
+
+
+def token_of(from_query: Sequence[str], authorization: str) -> str:
+    """The JWT of a request whose query gave ``from_query`` (its ``jwt`` values) and whose
+    ``Authorization`` header is ``authorization``; refuse none, or two different ones."""
+    header = authorization
     from_header = header[len(_AUTH_SCHEME) :].strip() if header.startswith(_AUTH_SCHEME) else None
     if len(from_query) > 1:
         raise InvalidTokenError("more than one token in the query")
@@ -34,13 +40,19 @@ def token_from(request: Request, query: Sequence[tuple[str, str]] | None = None)
 
 
 def raw_path(request: Request) -> str:
-    """Return the request path as it was sent on the wire, still percent-encoded.
+    """Return the request path as it was sent on the wire, still percent-encoded (:func:`raw_path_of`)."""
+    return raw_path_of(request.environ)
+
+
+def raw_path_of(environ: Mapping[str, Any]) -> str:
+    """Return the path of the request ``environ`` describes as it was sent on the wire, still
+    percent-encoded.
 
     Werkzeug's ``request.path`` is decoded, which would change the qsh of paths holding ``%xx`` (the
     canonical URI is the path as sent: docs/qsh.md). Servers that keep the raw URI (Werkzeug, gunicorn)
     say so in ``RAW_URI``/``REQUEST_URI``; otherwise (granian) the decoded path is re-encoded.
     """
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if isinstance(raw, str) and raw:
         path = urlsplit(raw).path if "://" in raw else raw.split("?", 1)[0]
         if path.startswith("/"):
@@ -49,7 +61,7 @@ def raw_path(request: Request) -> str:
     # PATH_INFO as the received bytes, one character per byte (latin-1), so a UTF-8 path is encoded
     # byte for byte. Exact for a path encoded canonically (only what must be encoded); an encoded "/"
     # or an over-encoded character such as "%7E" cannot be told apart once decoded (docs/qsh.md).
-    full = (request.environ.get("SCRIPT_NAME", "") or "") + (request.environ.get("PATH_INFO", "") or "")
+    full = (environ.get("SCRIPT_NAME", "") or "") + (environ.get("PATH_INFO", "") or "")
     try:
         wire = full.encode("latin-1")
     except UnicodeEncodeError:  # a server that decoded the path as text: its characters, as UTF-8
@@ -60,6 +72,12 @@ def raw_path(request: Request) -> str:
 def raw_query(request: Request) -> str:
     """Return the raw query string (bytes on the wire decoded as UTF-8)."""
     return request.query_string.decode("utf-8", errors="replace")
+
+
+def raw_query_of(environ: Mapping[str, Any]) -> str:
+    """:func:`raw_query` of a WSGI environ (``QUERY_STRING`` holds the bytes as latin-1, PEP 3333, as
+    Werkzeug reads it; raises UnicodeEncodeError where Werkzeug would)."""
+    return str(environ.get("QUERY_STRING", "")).encode("latin-1").decode("utf-8", errors="replace")
 
 
 def json_body(request: Request, *, max_bytes: int, what: str) -> Any:
