@@ -50,6 +50,9 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     # from the database (docs/architecture.md, "The hot path"): the bound within which an uninstall or
     # a reinstall's new secret is seen by every process. 0 reads the database on every request.
     "HOT_CACHE_SECONDS": 1.0,
+    # Warm iframe loads answered below Flask's request cycle (app/hot_path.py); false sends every
+    # request through Flask (an operator's switch: the answers are the same, only slower).
+    "HOT_PATH": True,
     "METRICS_TOKEN": None,
     "LOG_FORMAT": "text",
     "UNINSTALLED_RETENTION_DAYS": 30,
@@ -92,6 +95,7 @@ _TYPES: Final[Mapping[str, type]] = {
     "WARM_VIEWED_DAYS": int,
     "WARM_AHEAD_SECONDS": float,
     "HOT_CACHE_SECONDS": float,
+    "HOT_PATH": bool,
     "METRICS_TOKEN": str,
     "LOG_FORMAT": str,
     "UNINSTALLED_RETENTION_DAYS": int,

@@ -24,24 +24,46 @@ DATABASE_RETRY_AFTER_SECONDS = 30
 
 
 def _wants_html() -> bool:
+    return _is_iframe_page(current_app, request.method, request.path)
+
+
+def _is_iframe_page(app: Flask, method: str, path: str) -> bool:
     """An iframe page (a prefix the app declared to the framework extension) loaded with GET/HEAD."""
-    connect = current_app.extensions.get("connect")
+    connect = app.extensions.get("connect")
     prefixes: tuple[str, ...] = connect.iframe_prefixes if connect is not None else ()
-    return request.method in {"GET", "HEAD"} and request.path.startswith(prefixes)
+    return method in {"GET", "HEAD"} and path.startswith(prefixes)
 
 
-def _error_pages() -> RenderMemo:
+def _error_pages(app: Flask) -> RenderMemo:
     """This app's rendered error pages: a pure function of the title, the message and the prefix the
     app is served under (the page's static URLs), so they are kept in a small LRU (a 401 storm then
     costs no template render)."""
-    memo: RenderMemo = current_app.extensions.setdefault("error_page_memo", RenderMemo(64))
+    memo: RenderMemo = app.extensions.setdefault("error_page_memo", RenderMemo(64))
     return memo
+
+
+def _title(status: int) -> str:
+    return "Not authorised" if status in (401, 403) else "Something went wrong"
+
+
+def page_if_rendered(app: Flask, method: str, path: str, error: AppError, script_root: str) -> str | None:
+    """The iframe error page :func:`handle_app_error` answers ``error`` with on ``path``, if it is in
+    the memo already (``app/hot_path.py``); None if it is not, or if that answer is not a page."""
+    if not _is_iframe_page(app, method, path):
+        return None
+    return _error_pages(app).get((_title(error.status_code), error.message, script_root))
+
+
+def note_refusal(error: ConnectAuthError, method: str, path: str) -> None:
+    """Count and log a refused token, as :func:`handle_app_error` does."""
+    count_refusal(error)
+    current_app.logger.info("refused %s %s: %s", method, path, error.message)
 
 
 def _respond(status: int, code: str, message: str, title: str) -> Response:
     if _wants_html():
         try:
-            page = _error_pages().get_or_render(
+            page = _error_pages(current_app).get_or_render(
                 (title, message, request.script_root),
                 lambda: render_template("error.html", title=title, message=message),
             )
@@ -60,14 +82,12 @@ def _respond(status: int, code: str, message: str, title: str) -> Response:
 def handle_app_error(error: AppError) -> Response:
     """Answer an AppError with its status and its (safe) message."""
     if isinstance(error, ConnectAuthError):
-        count_refusal(error)
-        current_app.logger.info("refused %s %s: %s", request.method, request.path, error.message)
+        note_refusal(error, request.method, request.path)
     elif error.status_code >= 500:
         current_app.logger.warning(
             "%s on %s %s: %s", type(error).__name__, request.method, request.path, error.message
         )
-    title = "Not authorised" if error.status_code in (401, 403) else "Something went wrong"
-    response = _respond(error.status_code, error.code, error.message, title)
+    response = _respond(error.status_code, error.code, error.message, _title(error.status_code))
     if isinstance(error, MethodNotAllowedError):
         response.headers["Allow"] = ", ".join(error.allowed)
     return response

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask
 
-from app import db, error_pages, http_headers, observability, proxy, secrets_at_rest, server_environ
+from app import db, error_pages, hot_path, http_headers, observability, proxy, secrets_at_rest, server_environ
 from app.commands import register_commands
 from app.connect import descriptor, lifecycle, tenant_cache, webhooks
 from app.connect.auth import enforce_authentication
@@ -81,6 +81,7 @@ class Connect:
             setup(app)
         for blueprint in (descriptor.bp, lifecycle.bp, webhooks.bp, *blueprints):
             app.register_blueprint(blueprint)
+        hot_path.init_app(app)  # innermost: it sees the environ the proxy layer fixed
         proxy.init_app(app)
         server_environ.init_app(app)  # outermost: no process variable reaches a request
         http_headers.init_app(app)

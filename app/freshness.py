@@ -30,5 +30,6 @@ def init_app(app: Flask) -> None:
     tenant_events.init_app(app)
     privacy.init_app(app, get_queue(app))
     tenant_client.init_app(app)
+    macro.init_app(app)
     app.extensions["admin_cache"] = AdminCache()
     app.extensions.setdefault("metrics_figures", []).append(job_figures)

@@ -58,13 +58,26 @@ def frame_ancestors() -> str:
     except Exception:  # a broken session while answering an error: fail closed
         current_app.logger.warning("could not read the tenant's origins; frame-ancestors 'none'")
         return "'none'"
-    origins = {o for o in map(_origin, candidates) if o}
+    return frame_ancestors_of(*candidates)
+
+
+@functools.lru_cache(maxsize=4096)
+def frame_ancestors_of(base_url: object, display_url: object) -> str:
+    """The ``frame-ancestors`` sources for a verified tenant with these URLs ("'none'" if neither is
+    a web origin)."""
+    origins = {o for o in map(_origin, (base_url, display_url)) if o}
     return " ".join(sorted(origins)) or "'none'"
 
 
 def content_security_policy() -> str:
     """Return the CSP for this response: our own assets, ``all.js``, and the tenant as framer."""
-    all_js = _origin(current_app.config.get("ALL_JS_URL"))
+    return policy_of(current_app.config.get("ALL_JS_URL"), frame_ancestors())
+
+
+@functools.lru_cache(maxsize=4096)
+def policy_of(all_js_url: object, ancestors: str) -> str:
+    """The CSP with ``all.js`` loaded from ``all_js_url`` and framed by ``ancestors``."""
+    all_js = _origin(all_js_url)
     script_src = f"'self' {all_js}" if all_js else "'self'"
     return (
         "default-src 'none'; "
@@ -73,8 +86,21 @@ def content_security_policy() -> str:
         "img-src 'self' data:; "
         "connect-src 'self'; "
         "base-uri 'none'; form-action 'self'; "
-        f"frame-ancestors {frame_ancestors()}"
+        f"frame-ancestors {ancestors}"
     )
+
+
+def dynamic_headers(csp: str) -> list[tuple[str, str]]:
+    """The headers :func:`set_security_headers` gives a dynamic response (not a static asset) with
+    the policy ``csp``; for answers made without a Flask response (``app/hot_path.py``)."""
+    return [
+        ("Strict-Transport-Security", HSTS),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", REFERRER_POLICY),
+        ("Cache-Control", NO_STORE),
+        ("Pragma", "no-cache"),
+        ("Content-Security-Policy", csp),
+    ]
 
 
 def _is_static_asset(response: Response) -> bool:

@@ -32,12 +32,18 @@ class RenderMemo:
     def __len__(self) -> int:
         return len(self._pages)
 
-    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
-        """The page for ``key``: the kept one, or ``render()``'s, kept (rendered outside any lock)."""
+    def get(self, key: Hashable) -> str | None:
+        """The kept page for ``key``, or None."""
         page = self._pages.get(key)
         if page is not None:
             with self._hits_lock:
                 self.hits += 1
+        return page
+
+    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
+        """The page for ``key``: the kept one, or ``render()``'s, kept (rendered outside any lock)."""
+        page = self.get(key)
+        if page is not None:
             return page
         page = render()
         self._pages.put(key, page)

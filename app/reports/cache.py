@@ -78,6 +78,11 @@ def _where(client_key: str, scope_key: str) -> tuple[sa.ColumnElement[bool], ...
     return (ReportCacheEntry.client_key == client_key, ReportCacheEntry.scope_key == scope_key)
 
 
+def needs_touch(cached: CachedReport, now: datetime) -> bool:
+    """Whether a view of ``cached`` now is to be written down (:meth:`ReportCache.touch`)."""
+    return cached.last_viewed_at is None or now - cached.last_viewed_at >= VIEW_RESOLUTION
+
+
 class ReportCache:
     """Reads and writes cache entries through one session."""
 
@@ -135,7 +140,7 @@ class ReportCache:
 
     def touch(self, client_key: str, cached: CachedReport, *, now: datetime) -> None:
         """Note that the report was viewed (at most one write per :data:`VIEW_RESOLUTION`)."""
-        if cached.last_viewed_at is not None and now - cached.last_viewed_at < VIEW_RESOLUTION:
+        if not needs_touch(cached, now):
             return
         self._session.execute(
             sa.update(ReportCacheEntry)

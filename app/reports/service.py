@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.observability import metrics
 from app.observability.logs import tenant_tag
-from app.reports.cache import CachedReport, ReportCache
+from app.reports.cache import CachedReport, ReportCache, needs_touch
 from app.reports.jobs import JobView, ScanJobs
 from app.reports.model import FreshnessReport, ReportScope
 
@@ -74,6 +74,16 @@ class ReportService:
             except Exception:  # the queue is down: the job stays queued and the sweep sends it again
                 log.exception("could not send scan job %s for %s", scope.cache_key, tenant_tag(client_key))
         return ReportView(cached, job)
+
+    def fresh_view(self, session: Session, client_key: str, scope: ReportScope) -> ReportView | None:
+        """What :meth:`view` returns when that has no effect but a cache-hit count (the report is
+        fresh and its view already noted), or None, having done nothing (the hot path's question)."""
+        now = self._clock()
+        cached = ReportCache(session).get(client_key, scope.cache_key, recent_ok=True)
+        if cached is None or cached.expired(now) or needs_touch(cached, now):
+            return None
+        metrics.cache_lookup("hit")
+        return ReportView(cached, None)
 
     def request_scan(self, session: Session, client_key: str, scope: ReportScope) -> bool:
         """Ask for a scan of ``scope`` now (a webhook could not be applied); True if this call queued it."""

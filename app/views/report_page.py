@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, render_template, url_for
 
 from app.connect.auth import now_seconds
 from app.errors import ConfluenceError
@@ -159,20 +159,21 @@ def page_memo_key(
     page_size: int,
     refresh: JobView | None,
     rows: VisibleRows,
+    script_root: str,
 ) -> Hashable:
     """Everything a macro page built from ``report_context`` shows, but the per-request values.
 
     The scope token and "computed … ago" are left out: the memoised page holds placeholders for them
     (``render_memo``). The rows are in by value (each item, its age in days, its editor's name), so
     the key changes with the viewer's visible rows, their names and the day; the prefix the app is
-    served under is in too (the page's URLs). Nothing here needs the rows' data built: a memo hit
-    costs no row formatting.
+    served under (``script_root``) is in too (the page's URLs). Nothing here needs the rows' data
+    built: a memo hit costs no row formatting.
     """
     return (
         tenant.client_key,
         tenant.base_url,
         tenant.display_url,
-        request.script_root,
+        script_root,
         scope,
         report.computed_at,
         (report.space_name, report.scanned, report.stale),
