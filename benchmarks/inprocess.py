@@ -1,8 +1,10 @@
-"""CPU per request in-process: the Flask test client, no server, best of N rounds.
+"""CPU per request in-process: the app called as a WSGI server calls it, no server, best of N rounds.
 
 What a request costs the app itself, without an HTTP server's own overhead: the figure to compare
-before and after a change to the request path. Starts the emulator (one space of ``--pages`` pages) on
-loopback in this process, installs the app through the real signed install (shared secrets sealed at
+before and after a change to the request path. Each request's WSGI environ is built before the timed
+rounds (as a server would hand it over) and the app is called with a copy of it; request lines are
+written to the null device. Starts the emulator (one space of ``--pages`` pages) on loopback in this
+process, installs the app through the real signed install (shared secrets sealed at
 rest, as in production), fills the report cache with one scan, then, for each scenario, runs
 ``--rounds`` rounds of ``--requests`` requests through the test client, each with its own pre-signed
 URL, and prints the best round's CPU time per request (``time.thread_time``: this thread only, so the
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import logging
+import os
 import pstats
 import sys
 import tempfile
@@ -38,6 +41,7 @@ import requests
 from atlassian_jwt.url_utils import hash_url
 from cryptography.fernet import Fernet
 from vs_ace import BenchError, emulator_macro_path
+from werkzeug.test import EnvironBuilder
 
 from app import create_app
 from app.commands.db import upgrade
@@ -81,6 +85,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--profile", help="also print a cProfile of one round of this scenario")
+    parser.add_argument("--only", help="measure only this scenario (say, under a sampling profiler)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
@@ -102,7 +107,8 @@ def main() -> None:
                 "SECRETS_KEYS": Fernet.generate_key().decode(),
             }
         )
-        app.logger.setLevel(logging.ERROR)
+        # Request lines are written, as a server's are, to the request's wsgi.errors: here the null device.
+        null_stream = open(os.devnull, "w")  # noqa: SIM115 - open for the whole run
         servers = [LiveServer(emulator, emulator_port).start(), LiveServer(app, app_port).start()]
         try:
             requests.post(
@@ -122,10 +128,27 @@ def main() -> None:
             admin = "/admin/freshness?" + urlencode(
                 [("xdm_e", emulator_url), ("cp", "/wiki"), ("lic", "none"), ("cv", "1.1234.0")]
             )
-            client = app.test_client()
+            environs: dict[str, dict[str, object]] = {}
+
+            def environ_of(url: str) -> dict[str, object]:
+                environ: dict[str, object] = EnvironBuilder(path=url, base_url=app_url).get_environ()
+                environ["wsgi.errors"] = null_stream
+                return environ
 
             def get(url: str) -> int:
-                return client.get(url).status_code
+                base = environs.get(url)
+                if base is None:
+                    base = environs[url] = environ_of(url)
+                status: list[str] = []
+                body = app(dict(base), lambda line, headers, exc_info=None: status.append(line))
+                try:
+                    for _chunk in body:
+                        pass
+                finally:
+                    close = getattr(body, "close", None)
+                    if close is not None:
+                        close()
+                return int(status[0].split(" ", 1)[0])
 
             def signed(path: str, i: int, *, bad_qsh: bool = False) -> str:
                 path = path.replace("?", f"?n={i}&", 1)
@@ -143,9 +166,13 @@ def main() -> None:
             for urls, _expected in scenarios.values():
                 for url in urls[:5]:  # warm: the viewer check, the site-admin answer, caches
                     get(url)
+                for url in urls:  # every environ built before the timed rounds
+                    environs.setdefault(url, environ_of(url))
             # The same warm macro with every page rendered afresh: the render memo's baseline.
             scenarios["macro-no-memo"] = scenarios["macro"]
             memo = app.extensions["macro_render_memo"]
+            if args.only:
+                scenarios = {args.only: scenarios[args.only]}
             # Rounds interleave the scenarios, so a busy moment on a shared machine hits them all.
             best = dict.fromkeys(scenarios, float("inf"))
             for _ in range(args.rounds):
@@ -153,14 +180,14 @@ def main() -> None:
                     app.extensions["macro_render_memo"] = NoMemo() if name == "macro-no-memo" else memo
                     best[name] = min(best[name], round_cpu_ms(get, urls, expected))
                 app.extensions["macro_render_memo"] = memo
-            print(f"CPU ms per request, in-process (test client), best of {args.rounds} x {args.requests}:")
+            print(f"CPU ms per request, in-process (WSGI call), best of {args.rounds} x {args.requests}:")
             for name, ms in best.items():
                 print(f"  {name:16}{ms:8.3f}")
             if args.profile in scenarios:
                 urls, expected = scenarios[args.profile]
                 profiler = cProfile.Profile()
                 profiler.runcall(round_cpu_ms, get, urls, expected)
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(60)
         finally:
             for server in servers:
                 server.stop()
