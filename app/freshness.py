@@ -31,5 +31,6 @@ def init_app(app: Flask) -> None:
     privacy.init_app(app, get_queue(app))
     tenant_client.init_app(app)
     macro.init_app(app)
+    admin.init_app(app)
     app.extensions["admin_cache"] = AdminCache()
     app.extensions.setdefault("metrics_figures", []).append(job_figures)

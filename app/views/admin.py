@@ -2,43 +2,95 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request, url_for
+from collections.abc import Callable
+from typing import Final
+
+from flask import Blueprint, Flask, current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from app import hot_path
 from app.connect.auth import ANY_METHOD, require_jwt
 from app.db import get_session
 from app.errors import MethodNotAllowedError
+from app.hot_path import HotRequest
 from app.jobs.queue import depth, get_queue
 from app.local_copies import read_through
+from app.page_memo import RenderMemo
 from app.reports.jobs import ScanJobs
 from app.reports.settings import load_settings
 from app.tenants.health import load_health
-from app.views.authorization import require_site_admin
+from app.tenants.snapshot import TenantSnapshot
+from app.views.authorization import is_known_site_admin, require_site_admin
 from app.views.tenant_client import now_utc
 
 bp = Blueprint("admin", __name__)
 
+#: The admin page's iframe URL (the descriptor's ``adminPages`` entry).
+PATH: Final = "/admin/freshness"
 
-@bp.route("/admin/freshness", methods=ANY_METHOD, provide_automatic_options=False)
+
+@bp.route(PATH, methods=ANY_METHOD, provide_automatic_options=False)
 @require_jwt()
 def settings_page() -> ResponseReturnValue:
     """Render the settings form and the health panel, for site administrators only."""
     if request.method not in {"GET", "HEAD"}:
         raise MethodNotAllowedError("The admin page is loaded with GET.", allowed=("GET", "HEAD"))
     require_site_admin()
+    return _page(g.tenant, request.script_root, _in_this_request)
+
+
+def warm_settings_page(hot: HotRequest) -> str | None:
+    """:func:`settings_page` for a warm load (``app/hot_path.py``): a viewer this process already
+    knows administers the site; None for everyone else (the view asks Confluence, or refuses)."""
+    if not hot.account_id or not is_known_site_admin(hot.tenant.client_key, hot.account_id):
+        return None
+    return _page(hot.tenant, hot.script_root, hot.in_request_context)
+
+
+def _page(
+    tenant: TenantSnapshot, script_root: str, in_request_context: Callable[[Callable[[], str]], str]
+) -> str:
+    """The page, from the memo when everything it shows is the same (it holds no per-request value)."""
     session = get_session()
-    tenant = g.tenant
     health = load_health(session, tenant.client_key, recent_ok=True)
     scans, queue_depth = _job_status(tenant.client_key)
-    return render_template(
-        "admin/freshness.html",
-        settings=load_settings(session, tenant.client_key, recent_ok=True),
-        health=health,
-        rate_limit_hits=health.recent_rate_limit_hits(now_utc()),
-        scans=scans,
-        queue_depth=queue_depth,
-        save_url=url_for("api.admin_settings"),
+    settings = load_settings(session, tenant.client_key, recent_ok=True)
+    rate_limit_hits = health.recent_rate_limit_hits(now_utc())
+
+    def render() -> str:
+        return render_template(
+            "admin/freshness.html",
+            settings=settings,
+            health=health,
+            rate_limit_hits=rate_limit_hits,
+            scans=scans,
+            queue_depth=queue_depth,
+            save_url=url_for("api.admin_settings"),
+        )
+
+    key = (
+        tenant.client_key,
+        tenant.site_name,
+        tenant.installed_at,
+        script_root,
+        settings,
+        health,
+        tuple(rate_limit_hits),
+        tuple(sorted(scans.items())),
+        tuple(sorted(queue_depth.items())) if queue_depth is not None else None,
     )
+    memo: RenderMemo = current_app.extensions["admin_render_memo"]
+    return memo.get_or_render(key, lambda: in_request_context(render))
+
+
+def _in_this_request(make: Callable[[], str]) -> str:
+    return make()
+
+
+def init_app(app: Flask) -> None:
+    """The page's memo, and the hot path for warm loads of it."""
+    app.extensions["admin_render_memo"] = RenderMemo()
+    hot_path.route(app, PATH, warm_settings_page)
 
 
 JobStatus = tuple[dict[str, int], dict[str, int] | None]

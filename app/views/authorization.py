@@ -35,6 +35,12 @@ class AdminCache(ExpiringCache[tuple[str, str], bool]):
         super().__init__(TTL_SECONDS, _MAX_ENTRIES, clock)
 
 
+def is_known_site_admin(client_key: str, account_id: str) -> bool:
+    """Whether this process holds a fresh answer that ``account_id`` administers the site (asks nobody)."""
+    cache: AdminCache = current_app.extensions["admin_cache"]
+    return cache.get((client_key, account_id)) is True
+
+
 def require_site_admin() -> None:
     """Raise NotAdminError (403) unless the token's user administers the site; 503 if unknown."""
     account_id: str | None = g.get("account_id")
