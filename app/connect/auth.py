@@ -68,7 +68,12 @@ def expected_qsh(query: Sequence[tuple[str, str]] | None = None) -> str:
 
 
 def _base_path() -> str:
-    return urlsplit(str(current_app.config["BASE_URL"])).path
+    return _path_of(str(current_app.config["BASE_URL"]))
+
+
+@functools.lru_cache(maxsize=64)
+def _path_of(url: str) -> str:
+    return urlsplit(url).path
 
 
 class NotWarm(Exception):

@@ -59,12 +59,19 @@ def canonical_query(params: Iterable[tuple[str, str]]) -> str:
     grouped: dict[str, list[str]] = {}
     for name, value in params:
         if name != "jwt":
-            grouped.setdefault(name, []).append(value)
+            values = grouped.get(name)
+            if values is None:
+                grouped[name] = [value]
+            else:
+                values.append(value)
     encoded = sorted(
-        (_encode(name), ",".join(_encode(value) for value in sorted(values)))
+        (
+            _encode(name),
+            _encode(values[0]) if len(values) == 1 else ",".join(_encode(v) for v in sorted(values)),
+        )
         for name, values in grouped.items()
     )
-    return "&".join(f"{name}={values}" for name, values in encoded)
+    return "&".join([f"{name}={values}" for name, values in encoded])
 
 
 def parse_query(query: str) -> list[tuple[str, str]]:
