@@ -30,14 +30,15 @@ Off for an app in debug mode (Flask's production guard must see every request), 
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from flask import Flask, g
-from werkzeug.datastructures import MultiDict
 
 from app import http_headers
 from app.connect import auth
@@ -69,10 +70,11 @@ class HotRequest:
     claims: dict[str, Any]
     account_id: str | None
     query: list[tuple[str, str]]
-    args: MultiDict[str, str] = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.args = MultiDict(self.query)
+    @functools.cached_property
+    def args(self) -> dict[str, str]:
+        """The query's first value of each name, as ``request.args.get`` reads it."""
+        return dict(reversed(self.query))
 
     @property
     def script_root(self) -> str:
@@ -94,6 +96,16 @@ Handler = Callable[[HotRequest], str | None]
 class _Route:
     rule: str
     handler: Handler
+
+
+#: A percent-escape of a byte of 0x80 and up: only through one can a parsed query hold U+FFFD.
+_HIGH_ESCAPE: Final = re.compile(r"%[89a-fA-F]")
+
+
+def _may_hold_replacements(raw_query: str) -> bool:
+    """Whether decoding ``raw_query`` can have produced U+FFFD (non-ASCII text, or an escape of a
+    byte that is not ASCII); an iframe URL's query usually holds neither, and is not searched."""
+    return not raw_query.isascii() or _HIGH_ESCAPE.search(raw_query) is not None
 
 
 def route(app: Flask, path: str, handler: Handler) -> None:
@@ -118,10 +130,11 @@ class HotPath:
             return self.flask(environ, start_response)
         started = time.perf_counter()
         try:
-            query = parse_query(raw_query_of(environ))
+            raw_query = raw_query_of(environ)
+            query = parse_query(raw_query)
         except UnicodeEncodeError:  # a path Werkzeug reads its own way
             return self.flask(environ, start_response)
-        if any("\ufffd" in name or "\ufffd" in value for name, value in query):
+        if _may_hold_replacements(raw_query) and any("\ufffd" in n or "\ufffd" in v for n, v in query):
             return self.flask(environ, start_response)  # request.args keeps such bytes encoded
         stream = logs.errors_stream.set(environ.get("wsgi.errors"))
         try:

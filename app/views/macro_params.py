@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, cast
-
-from werkzeug.datastructures import MultiDict
 
 from app.errors import BadRequestError
 from app.reports.model import CONTENT_TYPES, SPACE_KEY, ContentType, ReportScope
@@ -15,7 +14,7 @@ from app.reports.settings import ROWS_PER_PAGE_RANGE, STALE_DAYS_RANGE, ReportSe
 _PAGE_ID: Final = re.compile(r"^[0-9]{1,20}$")
 
 
-def _int(args: MultiDict[str, str], name: str, label: str, bounds: tuple[int, int], default: int) -> int:
+def _int(args: Mapping[str, str], name: str, label: str, bounds: tuple[int, int], default: int) -> int:
     raw = args.get(name, "").strip()
     if not raw:
         return default
@@ -33,7 +32,7 @@ class MacroParams:
     rows: int
 
     @classmethod
-    def parse(cls, args: MultiDict[str, str], settings: ReportSettings) -> MacroParams:
+    def parse(cls, args: Mapping[str, str], settings: ReportSettings) -> MacroParams:
         """Read the macro parameters, falling back to the page's space and the admin's defaults."""
         space_key = (args.get("space") or "").strip() or (args.get("spaceKey") or "").strip()
         if not space_key:
