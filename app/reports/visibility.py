@@ -16,8 +16,11 @@ No Flask here: callers pass the functions that ask Confluence.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from app.expiring import ExpiringCache
@@ -39,6 +42,7 @@ ReadableIds = Callable[[list[str]], set[str]]
 FetchNames = Callable[[list[str]], dict[str, str]]
 
 _ChunkKey = tuple[str, str, str, str, int]
+_SliceKey = tuple[str, str, str, datetime, int, int, int | None]
 
 
 class ViewerCheckFailed(Exception):
@@ -56,9 +60,21 @@ class VisibleSlice:
 class Visibility:
     """Per-process caches of viewers' answers and of display names (one instance per app)."""
 
-    def __init__(self, *, view_ttl: float = VIEW_TTL_SECONDS, names_ttl: float = NAMES_TTL_SECONDS) -> None:
-        self._chunks: ExpiringCache[_ChunkKey, frozenset[str]] = ExpiringCache(view_ttl, 20_000)
-        self._names: ExpiringCache[tuple[str, str], str] = ExpiringCache(names_ttl, 50_000)
+    def __init__(
+        self,
+        *,
+        view_ttl: float = VIEW_TTL_SECONDS,
+        names_ttl: float = NAMES_TTL_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        #: Each answer with the clock reading taken before it was asked for.
+        self._chunks: ExpiringCache[_ChunkKey, tuple[frozenset[str], float]] = ExpiringCache(
+            view_ttl, 20_000, clock
+        )
+        #: Slices worked out from those answers (shared: never changed), each kept only as long as
+        #: the oldest answer it rests on.
+        self._slices: ExpiringCache[_SliceKey, VisibleSlice] = ExpiringCache(view_ttl, 20_000, clock)
+        self._names: ExpiringCache[tuple[str, str], str] = ExpiringCache(names_ttl, 50_000, clock)
 
     def visible(
         self,
@@ -78,29 +94,50 @@ class Visibility:
         """
         if not viewer:
             raise ViewerCheckFailed("no signed-in viewer")
-        version = report.computed_at.isoformat()
+        # A report's content changes only with its version (``computed_at``: webhook updates and
+        # erasures make a new one), so a slice worked out from this viewer's answers about this
+        # version holds as long as those answers do.
+        version = report.computed_at
+        slice_key = (client_key, viewer, report.scope.cache_key, version, offset, limit, max_calls)
+        found = self._slices.get(slice_key)
+        if found is not None:
+            return found
         seen: list[ReportItem] = []
         calls = 0
+        oldest = math.inf  # the oldest answer this slice rests on
         items = report.items
+        result: VisibleSlice | None = None
         for index in range(0, len(items), CHUNK):
             chunk = items[index : index + CHUNK]
-            key = (client_key, viewer, report.scope.cache_key, version, index // CHUNK)
-            allowed = self._chunks.get(key)
-            if allowed is None:
+            key = (client_key, viewer, report.scope.cache_key, version.isoformat(), index // CHUNK)
+            kept = self._chunks.get(key)
+            if kept is None:
                 if max_calls is not None and calls >= max_calls:
-                    return VisibleSlice(seen[offset : offset + limit], True)
+                    result = VisibleSlice(seen[offset : offset + limit], True)
+                    break
+                asked = self._chunks.now()
                 try:
                     allowed = frozenset(readable([item.id for item in chunk]))
                 except Exception as exc:  # any failure: the rows stay hidden
                     raise ViewerCheckFailed(type(exc).__name__) from exc
                 calls += 1
-                self._chunks.put(key, allowed)
+                self._chunks.put(key, (allowed, asked), since=asked)
+            else:
+                allowed, asked = kept
+            oldest = min(oldest, asked)
             for item in chunk:  # stop at the first row past the page: the rest only says "more"
                 if item.id in allowed:
                     seen.append(item)
                     if len(seen) > offset + limit:
-                        return VisibleSlice(seen[offset : offset + limit], True)
-        return VisibleSlice(seen[offset : offset + limit], False)
+                        result = VisibleSlice(seen[offset : offset + limit], True)
+                        break
+            if result is not None:
+                break
+        if result is None:
+            result = VisibleSlice(seen[offset : offset + limit], False)
+        if oldest < math.inf:
+            self._slices.put(slice_key, result, since=oldest)
+        return result
 
     def forget_names(self, client_key: str, account_ids: Sequence[str]) -> None:
         """Drop cached names (the personal data API said these accounts were closed or updated)."""
