@@ -190,6 +190,8 @@ def _validate_jobs(config: MutableMapping[str, Any]) -> None:
     _require_range(config, "WARM_VIEWED_DAYS", 1, 365, "a whole number of days", whole=True)
     _require_range(config, "WARM_AHEAD_SECONDS", 0, 86400, "a number of seconds")
     _require_range(config, "HOT_CACHE_SECONDS", 0, 10, "a number of seconds")
+    if not isinstance(config.get("HOT_PATH"), bool):
+        raise ConfigError("APP_HOT_PATH must be true or false")
     _require_range(config, "UNINSTALLED_RETENTION_DAYS", 0, 3650, "a whole number of days", whole=True)
     _validate_personal_data_url(config)
 

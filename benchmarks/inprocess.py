@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--profile", help="also print a cProfile of one round of this scenario")
+    parser.add_argument("--profile-sort", choices=("cumulative", "tottime"), default="cumulative")
     parser.add_argument("--only", help="measure only this scenario (say, under a sampling profiler)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -187,7 +188,7 @@ def main() -> None:
                 urls, expected = scenarios[args.profile]
                 profiler = cProfile.Profile()
                 profiler.runcall(round_cpu_ms, get, urls, expected)
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(60)
+                pstats.Stats(profiler).sort_stats(args.profile_sort).print_stats(60)
         finally:
             for server in servers:
                 server.stop()

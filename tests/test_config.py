@@ -122,6 +122,15 @@ def test_the_hot_cache_bound_is_read_from_the_environment_and_zero_is_allowed() 
     assert valid(HOT_CACHE_SECONDS=0)["HOT_CACHE_SECONDS"] == 0
 
 
+def test_the_hot_path_switch_is_read_from_the_environment_and_checked() -> None:
+    assert from_environment({"APP_HOT_PATH": "false"}) == {"HOT_PATH": False}
+    assert valid()["HOT_PATH"] is True
+    with pytest.raises(ConfigError, match="APP_HOT_PATH must be true or false"):
+        from_environment({"APP_HOT_PATH": "fast"})
+    with pytest.raises(ConfigError, match="APP_HOT_PATH must be true or false"):
+        valid(HOT_PATH="false")  # an override must be a bool, not a truthy string
+
+
 def test_the_queue_is_a_file_by_default_and_redis_when_a_url_is_set(tmp_path: Any) -> None:
     from huey import RedisHuey, SqliteHuey
 
