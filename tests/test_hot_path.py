@@ -21,8 +21,9 @@ from prometheus_client import REGISTRY
 from werkzeug.test import TestResponse
 
 from app import create_app
-from app.db import get_engine
+from app.db import get_engine, get_session
 from app.hot_path import HotPath
+from app.local_copies import copies
 from tests.conftest import install
 from tests.kit.atlassian import Atlassian, Site
 from tests.kit.confluence import ADMIN_ACCOUNT, USER_ACCOUNT
@@ -210,6 +211,11 @@ def test_the_admin_page_for_an_administrator_this_process_knows(pair: Pair) -> N
     url = pair.site.signed_url(ADMIN, {}, now=pair.now, sub=ADMIN_ACCOUNT)
     for client in (pair.hot, pair.flask_only):  # each process asks Confluence once
         assert client.get(url).status_code == 200
+    # Each ask recorded the site's health ("last successful call"), the second one after the first
+    # app had kept its copy: both apps read it afresh, so they show one and the same health row.
+    for client in (pair.hot, pair.flask_only):
+        with client.application.app_context():
+            copies(get_session(), "tenant_health").clear()
     response = both(pair, pair.site.signed_url(ADMIN, {"cv": "1.2"}, now=pair.now, sub=ADMIN_ACCOUNT))
     assert response.status_code == 200
     assert 'data-testid="scan-counts"' in response.get_data(as_text=True)
