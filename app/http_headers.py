@@ -90,17 +90,23 @@ def policy_of(all_js_url: object, ancestors: str) -> str:
     )
 
 
+#: What every response carries, whatever it is.
+_EVERY: Final = (
+    ("Strict-Transport-Security", HSTS),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", REFERRER_POLICY),
+)
+
+
 def dynamic_headers(csp: str) -> list[tuple[str, str]]:
-    """The headers :func:`set_security_headers` gives a dynamic response (not a static asset) with
-    the policy ``csp``; for answers made without a Flask response (``app/hot_path.py``)."""
-    return [
-        ("Strict-Transport-Security", HSTS),
-        ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", REFERRER_POLICY),
-        ("Cache-Control", NO_STORE),
-        ("Pragma", "no-cache"),
-        ("Content-Security-Policy", csp),
-    ]
+    """The headers of a dynamic response (not a static asset) with the policy ``csp``: what
+    :func:`set_security_headers` sets, and what answers made without a Flask response carry
+    (``app/hot_path.py``)."""
+    return [*_EVERY, ("Cache-Control", NO_STORE), ("Pragma", "no-cache"), ("Content-Security-Policy", csp)]
+
+
+def _static_headers(csp: str) -> list[tuple[str, str]]:
+    return [*_EVERY, ("Cache-Control", STATIC_CACHE), ("Content-Security-Policy", csp)]
 
 
 def _is_static_asset(response: Response) -> bool:
@@ -112,23 +118,16 @@ def _is_static_asset(response: Response) -> bool:
 def set_security_headers(response: Response) -> Response:
     """Set the headers every response carries (the ``after_request`` hook)."""
     headers = response.headers
-    headers["Strict-Transport-Security"] = HSTS
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = REFERRER_POLICY
-    headers.pop("X-Frame-Options", None)
-    if _is_static_asset(response):
-        headers["Cache-Control"] = STATIC_CACHE
-        headers.pop("Pragma", None)
-    else:
-        headers["Cache-Control"] = NO_STORE
-        headers["Pragma"] = "no-cache"
-        headers.pop("Expires", None)
     try:
         csp = content_security_policy()
     except Exception:  # never lose every other header over the CSP
         current_app.logger.exception("could not compute the Content-Security-Policy")
         csp = "default-src 'none'; frame-ancestors 'none'"
-    headers["Content-Security-Policy"] = csp
+    static = _is_static_asset(response)
+    for name, value in _static_headers(csp) if static else dynamic_headers(csp):
+        headers[name] = value
+    headers.pop("X-Frame-Options", None)
+    headers.pop("Pragma" if static else "Expires", None)
     return response
 
 
