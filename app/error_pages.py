@@ -54,6 +54,11 @@ def page_if_rendered(app: Flask, method: str, path: str, error: AppError, script
     return _error_pages(app).get((_title(error.status_code), error.message, script_root))
 
 
+def jwt_challenge(app: Flask) -> str:
+    """The ``WWW-Authenticate`` value of a 401 for a Connect token."""
+    return f'JWT realm="{app.config["KEY"]}"'
+
+
 def note_refusal(error: ConnectAuthError, method: str, path: str) -> None:
     """Count and log a refused token, as :func:`handle_app_error` does."""
     count_refusal(error)
@@ -75,7 +80,7 @@ def _respond(status: int, code: str, message: str, title: str) -> Response:
         response = jsonify({"error": code, "message": message})
         response.status_code = status
     if status == 401:
-        response.headers["WWW-Authenticate"] = f'JWT realm="{current_app.config["KEY"]}"'
+        response.headers["WWW-Authenticate"] = jwt_challenge(current_app)
     return response
 
 

@@ -40,7 +40,7 @@ from typing import Any, Final
 
 from flask import Flask, g
 
-from app import http_headers
+from app import error_pages, http_headers
 from app.connect import auth
 from app.connect.qsh import parse_query
 from app.connect.requests_info import raw_path_of, raw_query_of
@@ -79,13 +79,23 @@ class HotRequest:
     @property
     def script_root(self) -> str:
         """The prefix the app is served under, as ``flask.request.script_root`` gives it."""
-        return str(self.environ.get("SCRIPT_NAME", "")).rstrip("/")
+        return _script_root(self.environ)
 
     def in_request_context(self, make: Callable[[], str]) -> str:
         """``make()`` run inside a real request context (templates, ``url_for``): for a page the
         handler has to render (a memo miss), which the hot path otherwise never needs."""
         with self.app.request_context(self.environ):
             return make()
+
+
+def in_this_request(make: Callable[[], str]) -> str:
+    """``make()``, in the request context already active: what a view passes where a hot handler
+    passes :meth:`HotRequest.in_request_context`, to share the code that renders on a memo miss."""
+    return make()
+
+
+def _script_root(environ: dict[str, Any]) -> str:
+    return str(environ.get("SCRIPT_NAME", "")).rstrip("/")
 
 
 #: Answers a warm request: the page, or ``None`` (before any effect) to let Flask answer it.
@@ -121,7 +131,7 @@ class HotPath:
         self.app = app
         self.flask = wsgi_app
         self.routes = routes
-        self.realm = f'JWT realm="{app.config["KEY"]}"'
+        self.challenge = error_pages.jwt_challenge(app)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         found = self.routes.get(environ.get("PATH_INFO", ""))
@@ -196,16 +206,12 @@ class HotPath:
         started: float,
     ) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The 401 ``app/error_pages.py`` gives an iframe page, when its page is in the memo."""
-        from app import error_pages  # the error path's own module, imported where it is used
-
-        page = error_pages.page_if_rendered(
-            self.app, method, found.rule, error, str(environ.get("SCRIPT_NAME", "")).rstrip("/")
-        )
+        page = error_pages.page_if_rendered(self.app, method, found.rule, error, _script_root(environ))
         if page is None:
             return None
         error_pages.note_refusal(error, method, found.rule)
         headers = [
-            ("WWW-Authenticate", self.realm),
+            ("WWW-Authenticate", self.challenge),
             *http_headers.dynamic_headers(
                 http_headers.policy_of(self.app.config.get("ALL_JS_URL"), "'none'")
             ),

@@ -14,21 +14,17 @@ from app.errors import InvalidPayloadError, InvalidTokenError, MissingTokenError
 _AUTH_SCHEME = "JWT "
 
 
-def token_from(request: Request, query: Sequence[tuple[str, str]] | None = None) -> str:
-    """Return the JWT from ``?jwt=`` or ``Authorization: JWT …``; refuse none or two different ones.
-
-    :param query: the request's query, already decoded (``qsh.parse_query(raw_query(request))``), so a
-        caller that computes the qsh parses the query once; by default ``request.args``.
-    """
-    from_query = request.args.getlist("jwt") if query is None else [v for k, v in query if k == "jwt"]
-    return token_of(from_query, request.headers.get("Authorization", ""))
+def token_from(request: Request) -> str:
+    """Return the JWT from ``?jwt=`` or ``Authorization: JWT …``; refuse none or two different ones."""
+    return token_of(request.args.getlist("jwt"), request.headers.get("Authorization", ""))
 
 
 def token_of(from_query: Sequence[str], authorization: str) -> str:
     """The JWT of a request whose query gave ``from_query`` (its ``jwt`` values) and whose
     ``Authorization`` header is ``authorization``; refuse none, or two different ones."""
-    header = authorization
-    from_header = header[len(_AUTH_SCHEME) :].strip() if header.startswith(_AUTH_SCHEME) else None
+    from_header = (
+        authorization[len(_AUTH_SCHEME) :].strip() if authorization.startswith(_AUTH_SCHEME) else None
+    )
     if len(from_query) > 1:
         raise InvalidTokenError("more than one token in the query")
     if from_query and from_header is not None and from_query[0] != from_header:

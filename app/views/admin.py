@@ -36,7 +36,7 @@ def settings_page() -> ResponseReturnValue:
     if request.method not in {"GET", "HEAD"}:
         raise MethodNotAllowedError("The admin page is loaded with GET.", allowed=("GET", "HEAD"))
     require_site_admin()
-    return _page(g.tenant, request.script_root, _in_this_request)
+    return _page(g.tenant, request.script_root, hot_path.in_this_request)
 
 
 def warm_settings_page(hot: HotRequest) -> str | None:
@@ -81,10 +81,6 @@ def _page(
     )
     memo: RenderMemo = current_app.extensions["admin_render_memo"]
     return memo.get_or_render(key, lambda: in_request_context(render))
-
-
-def _in_this_request(make: Callable[[], str]) -> str:
-    return make()
 
 
 def init_app(app: Flask) -> None:

@@ -62,7 +62,7 @@ def freshness() -> ResponseReturnValue:
     token = scope_token_for(tenant, scope)
     if view.report is not None:
         return _report_page(
-            tenant, g.get("account_id"), params, settings, view, request.script_root, _in_this_request
+            tenant, g.get("account_id"), params, settings, view, request.script_root, hot_path.in_this_request
         )
     job = view.job
     if job is not None and job.state == "failed":
@@ -137,10 +137,6 @@ def _report_page(
     key = page_memo_key(tenant, report, settings, scope, params.rows, refresh, rows, script_root)
     page = memo().get_or_render(key, lambda: in_request_context(render))
     return render_memo.fill(page, scope_token=token, computed_ago=elapsed(report.computed_at, rows.now))
-
-
-def _in_this_request(make: Callable[[], str]) -> str:
-    return make()
 
 
 def init_app(app: Flask) -> None:
