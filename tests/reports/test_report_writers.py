@@ -38,6 +38,23 @@ def no_confluence() -> Any:
     raise AssertionError("a listed page updated in place needs no question to Confluence")
 
 
+def page_7_change(event: str, title: str, version: int, *, link: str | None = None) -> ContentChange:
+    """A webhook change of page 7 in DOCS at T0, as handle_change receives it."""
+    return ContentChange(
+        event=event,
+        content_id="7",
+        content_type="pages",
+        space_key="DOCS",
+        title=title,
+        version=version,
+        updated_at=T0,
+        created_at=None,
+        editor=None,
+        link=link,
+        at_ms=int(T0.timestamp() * 1000),
+    )
+
+
 def test_a_version_conflict_on_one_report_loses_neither_the_claim_nor_the_others(
     sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -60,19 +77,7 @@ def test_a_version_conflict_on_one_report_loses_neither_the_claim_nor_the_others
         return cached
 
     monkeypatch.setattr(ReportCache, "get", get)
-    change = ContentChange(
-        event="page_updated",
-        content_id="7",
-        content_type="pages",
-        space_key="DOCS",
-        title="New title",
-        version=2,
-        updated_at=T0,
-        created_at=None,
-        editor=None,
-        link=f"{BASE_URL}/spaces/DOCS/pages/7",
-        at_ms=int(T0.timestamp() * 1000),
-    )
+    change = page_7_change("page_updated", "New title", 2, link=f"{BASE_URL}/spaces/DOCS/pages/7")
     with sessions() as session:
         done = handle_change(
             session, "t1", change, base_url=BASE_URL, facts=ConfluenceFacts(no_confluence), now=T0
@@ -141,19 +146,7 @@ def test_a_moved_page_costs_no_confluence_call_when_no_page_report_needs_the_ans
     with sessions() as session:
         report = FreshnessReport(blogs, T0, scanned=0, stale=0, items=[])
         ReportCache(session).put("t1", report, now=T0, ttl=timedelta(hours=1))
-    moved = ContentChange(
-        event="page_moved",
-        content_id="7",
-        content_type="pages",
-        space_key="DOCS",
-        title="Moved",
-        version=3,
-        updated_at=T0,
-        created_at=None,
-        editor=None,
-        link=None,
-        at_ms=int(T0.timestamp() * 1000),
-    )
+    moved = page_7_change("page_moved", "Moved", 3)
     with sessions() as session:
         done = handle_change(session, "t1", moved, base_url=BASE_URL, facts=ConfluenceFacts(client), now=T0)
     assert done is not None and done["updated"] == 0 and done["expired"] == 0
