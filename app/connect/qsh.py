@@ -38,6 +38,12 @@ def _encode(text: str) -> str:
     return quote(text, safe=_UNRESERVED)
 
 
+@functools.lru_cache(maxsize=4096)
+def _decode(text: str) -> str:
+    # The same for the query's fields: a site's xdm_e and cp come percent-encoded on every load.
+    return unquote(text)
+
+
 def canonical_uri(path: str, base_path: str = "") -> str:
     """Return the canonical URI of a raw (still percent-encoded) request path.
 
@@ -74,6 +80,10 @@ def canonical_query(params: Iterable[tuple[str, str]]) -> str:
     return "&".join([f"{name}={values}" for name, values in encoded])
 
 
+#: Longer names and values are decoded without being kept: the memo stays small.
+_DECODED_LENGTH: Final = 256
+
+
 def parse_query(query: str) -> list[tuple[str, str]]:
     """Decode a raw query string as a servlet would: ``+`` is a space, a bare name has value ``''``.
 
@@ -89,11 +99,11 @@ def parse_query(query: str) -> list[tuple[str, str]]:
         if "+" in name:
             name = name.replace("+", " ")
         if "%" in name:
-            name = unquote(name)
+            name = _decode(name) if len(name) <= _DECODED_LENGTH else unquote(name)
         if "+" in value:
             value = value.replace("+", " ")
         if "%" in value:
-            value = unquote(value)
+            value = _decode(value) if len(value) <= _DECODED_LENGTH else unquote(value)
         pairs.append((name, value))
     return pairs
 
@@ -118,9 +128,28 @@ def query_string_hash(method: str, path: str, query: str = "", base_path: str = 
 def query_string_hash_of_params(
     method: str, path: str, params: Iterable[tuple[str, str]], base_path: str = ""
 ) -> str:
-    """Return the qsh of a raw path and a query already decoded by :func:`parse_query`."""
-    canonical = canonical_request_of_params(method, path, params, base_path)
+    """Return the qsh of a raw path and a query already decoded by :func:`parse_query`.
+
+    The hash is a pure function of the request without its token, and every viewer of a page loads
+    the same iframe URL but for the token (the admin page's is the same for a whole site): recent
+    ones are kept in a small bounded memo, unless long.
+    """
+    fields = tuple([pair for pair in params if pair[0] != "jwt"])
+    if len(path) + sum([len(name) + len(value) for name, value in fields]) <= _MEMO_TEXT:
+        return _memoised_hash(method, path, fields, base_path)
+    return _hash(method, path, fields, base_path)
+
+
+#: The longest request text (path, names and values) whose qsh is kept: 1,024 of them, 2 MB at most.
+_MEMO_TEXT: Final = 2048
+
+
+def _hash(method: str, path: str, fields: tuple[tuple[str, str], ...], base_path: str) -> str:
+    canonical = canonical_request_of_params(method, path, fields, base_path)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_memoised_hash = functools.lru_cache(maxsize=1024)(_hash)
 
 
 def query_string_hash_for_url(method: str, url: str, base_url: str = "") -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -33,6 +34,34 @@ def test_vector_canonical_request_and_qsh(vector: dict[str, Any]) -> None:
     base_path = urlsplit(vector["base_url"]).path
     assert canonical_request(vector["method"], parts.path, parts.query, base_path) == vector["canonical"]
     assert query_string_hash_for_url(vector["method"], vector["url"], vector["base_url"]) == vector["qsh"]
+
+
+def _sha256_of_canonical(method: str, path: str, query: str, base_path: str = "") -> str:
+    return hashlib.sha256(canonical_request(method, path, query, base_path).encode("utf-8")).hexdigest()
+
+
+@pytest.mark.parametrize("repeat", [1, 2])
+@pytest.mark.parametrize("vector", VECTORS[:20], ids=[v["name"] for v in VECTORS[:20]])
+def test_the_kept_hashes_are_the_hashes(vector: dict[str, Any], repeat: int) -> None:
+    # Recent hashes are kept (query_string_hash_of_params): a second call must give the vector again.
+    for _ in range(repeat):
+        assert query_string_hash_for_url(vector["method"], vector["url"], vector["base_url"]) == vector["qsh"]
+
+
+def test_kept_hashes_tell_apart_method_path_base_and_fields_and_long_requests_are_hashed() -> None:
+    query = "a=1&b=x%20y&jwt=abc"
+    seen = {
+        query_string_hash("GET", "/p", query),
+        query_string_hash("POST", "/p", query),
+        query_string_hash("GET", "/q", query),
+        query_string_hash("GET", "/wiki/p", query, "/wiki/x"),
+        query_string_hash("GET", "/p", query.replace("a=1", "a=2")),
+    }
+    assert len(seen) == 5
+    assert query_string_hash("GET", "/p", query) == _sha256_of_canonical("GET", "/p", query)
+    long_query = "a=" + "v" * 3000 + "&jwt=abc"  # past the memo's bound: hashed every time
+    for _ in range(2):
+        assert query_string_hash("GET", "/p", long_query) == _sha256_of_canonical("GET", "/p", long_query)
 
 
 def test_context_qsh_is_the_literal_atlassian_defines() -> None:
@@ -128,3 +157,13 @@ def test_parse_query_gives_the_pairs_parse_qsl_gives(query: str) -> None:
 )
 def test_parse_query_agrees_with_parse_qsl_on_edge_cases(query: str) -> None:
     assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
+
+
+def test_decoded_fields_are_the_same_from_the_memo_and_past_its_length_bound() -> None:
+    # Short fields are decoded once and then reused; long ones are decoded each time.
+    long_value = "%C3%A9" * 100 + "+x"  # 602 characters, past the memo's bound
+    query = f"xdm_e=http%3A%2F%2Fh&n%61me=%E2%9C%93&long={long_value}&{'k%6' + '1' * 300}=v"
+    expected = parse_qsl(query, keep_blank_values=True)
+    assert parse_query(query) == expected
+    assert parse_query(query) == expected  # now from the memo where short
+    assert ("long", "é" * 100 + " x") in expected
