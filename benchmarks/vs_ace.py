@@ -30,6 +30,9 @@ The ACE side is ``benchmarks/ace/`` (our small ACE app; ``package-lock.json`` pi
 ``benchmarks/ace/setup`` runs ``npm ci`` there once (about 2 minutes; Node 20+ and npm needed).
 ``--check`` only sets ACE up, starts it, installs a tenant and loads its macro once (no wrk needed).
 With ``BENCH_DATABASE_URL=postgresql+psycopg://…`` (an empty database) ours is also run on PostgreSQL.
+``--venvs .venv,.venv-debian`` serves ours from each virtualenv in turn, in the same run: the same code
+on two Python builds (``VENV=.venv-debian PYTHON=/usr/bin/python3 bash scripts/setup`` makes one on
+Debian's interpreter; ``docs/deployment.md``, "The interpreter"). Each one's build is printed.
 """
 
 from __future__ import annotations
@@ -481,13 +484,14 @@ VARIANTS = ("granian", "gunicorn-sync", "gunicorn-gthread")
 
 
 def start_ours(
-    variant: str, name: str, port: int, env: dict[str, str], workers: int, log_dir: Path
+    variant: str, name: str, port: int, env: dict[str, str], workers: int, log_dir: Path, bin_dir: Path = BIN
 ) -> Server:
+    """Our server ``variant``, run from the virtualenv whose scripts are in ``bin_dir``."""
     if variant == "granian":
-        return start(
-            name, web_command(), cwd=REPO, env=web_env(env, port=port, workers=workers), log_dir=log_dir
-        )
-    argv = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"]
+        served = web_env(env, port=port, workers=workers)
+        served["PATH"] = f"{bin_dir}{os.pathsep}{served['PATH']}"  # the Procfile line finds its granian
+        return start(name, web_command(), cwd=REPO, env=served, log_dir=log_dir)
+    argv = [str(bin_dir / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"]
     argv += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--access-logfile", "/dev/null"]
     if variant == "gunicorn-gthread":
         argv += ["--worker-class", "gthread", "--threads", "4"]
@@ -685,10 +689,47 @@ def versions(modules: Path) -> dict[str, str]:
             f"confluence-freshness {py_version('confluence-freshness')} ({commit}), "
             f"Flask {py_version('flask')}, "
             f"gunicorn {py_version('gunicorn')}, PyJWT {py_version('pyjwt')}, "
-            f"SQLAlchemy {py_version('sqlalchemy')}, Python {sys.version.split()[0]}"
+            f"SQLAlchemy {py_version('sqlalchemy')}, granian {py_version('granian')}"
         ),
         "wrk": (wrk_banner.stdout + wrk_banner.stderr).split("Copyright")[0].strip(),
     }
+
+
+#: What an interpreter says of its own build (printed beside the figures: it changes them by a fifth).
+_INTERPRETER_FACTS = """
+import sys, sysconfig
+args = sysconfig.get_config_var("CONFIG_ARGS") or ""
+flags = " ".join(f for f in ("--enable-optimizations", "--with-lto") if f in args) or "none"
+try:
+    with open("/proc/self/maps") as maps:
+        kind = "libpython shared" if "libpython" in maps.read() else "libpython in the executable"
+except OSError:
+    kind = "libpython: ?"
+print(f"Python {sys.version.split()[0]}, {sys.base_prefix}, {kind}, PGO/LTO configure flags: {flags}")
+"""
+
+
+def interpreter_of(bin_dir: Path) -> str:
+    """One line on the Python of the virtualenv with scripts in ``bin_dir``: version, prefix, build."""
+    result = subprocess.run(
+        [str(bin_dir / "python"), "-c", _INTERPRETER_FACTS], capture_output=True, text=True, timeout=30
+    )
+    if result.returncode != 0:
+        raise BenchError(f"{bin_dir / 'python'} did not start: {result.stderr[-500:]}")
+    return result.stdout.strip()
+
+
+def venv_bins(spec: str) -> list[Path]:
+    """The ``bin`` directories of the virtualenvs named in ``--venvs`` (default: this one)."""
+    if not spec:
+        return [BIN]
+    bins = []
+    for name in (part.strip() for part in spec.split(",") if part.strip()):
+        bin_dir = (Path(name) if Path(name).is_absolute() else Path.cwd() / name).resolve() / "bin"
+        if not (bin_dir / "granian").exists() or not (bin_dir / "python").exists():
+            raise BenchError(f"{name} is not a virtualenv with the app installed (no bin/granian)")
+        bins.append(bin_dir)
+    return bins
 
 
 @contextmanager
@@ -719,6 +760,12 @@ def main() -> int:
         help="our servers: granian (the Procfile's web: line), gunicorn-sync, gunicorn-gthread (4 threads)",
     )
     parser.add_argument("--workers", type=int, default=1, help="our server's processes (WEB_CONCURRENCY)")
+    parser.add_argument(
+        "--venvs",
+        default="",
+        help="comma-separated virtualenvs to serve ours from, each with the app installed "
+        "(`VENV=DIR bash scripts/setup`); default: the one running this script",
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="the core every server is pinned to")
     parser.add_argument("--load-cpu", type=int, default=1, help="the core wrk and this script run on")
     parser.add_argument("--no-pin", action="store_true", help="pin nothing (e.g. on a one-core machine)")
@@ -748,6 +795,8 @@ def main() -> int:
             0, {args.load_cpu}
         )  # this script and its idle emulator stay off the server's core
     scenarios = [s for s in SCENARIOS if s[0] in args.scenarios.split(",")]
+    bins = venv_bins(args.venvs)
+    interpreters = {f"python ({b.parent.name})": interpreter_of(b) for b in bins}
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
     started = time.monotonic()
@@ -796,9 +845,16 @@ def main() -> int:
                 log(f"ours on {db_name}: flask db upgrade")
                 migrate(env)
                 ours = Ours(app_url, app_port, env, macro_path="")
-                for v_index, variant in enumerate(variants):
-                    label = f"ours {variant}" + (f" {db_name}" if len(databases) > 1 else "")
-                    server = start_ours(variant, label.replace(" ", "-"), app_port, env, args.workers, tmp)
+                servings = [(bin_dir, variant) for bin_dir in bins for variant in variants]
+                for v_index, (bin_dir, variant) in enumerate(servings):
+                    label = (
+                        f"ours {variant}"
+                        + (f" {bin_dir.parent.name}" if len(bins) > 1 else "")
+                        + (f" {db_name}" if len(databases) > 1 else "")
+                    )
+                    server = start_ours(
+                        variant, label.replace(" ", "-"), app_port, env, args.workers, tmp, bin_dir
+                    )
                     try:
                         wait_up(server, f"{app_url}/atlassian-connect.json", timeout=30)
                         rss.watch(label, server.process.pid)
@@ -845,7 +901,8 @@ def main() -> int:
         finally:
             emulator_server.stop()
 
-    report(results, targets, scenarios, rss.peaks, versions(modules), notes, args, time.monotonic() - started)
+    tool_versions = {**versions(modules), **interpreters}
+    report(results, targets, scenarios, rss.peaks, tool_versions, notes, args, time.monotonic() - started)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -897,7 +954,7 @@ def report(
         ace = results.get(("ACE", kind))
         print(f"{kind}: {title}")
         print(
-            f"  {'server':22}{'status':>7}{'bytes':>8}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
+            f"  {'server':30}{'status':>7}{'bytes':>8}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
             f"{'CPU ms/req':>11}{'errors':>7}{'req/s vs ACE':>13}{'p99 vs ACE':>11}{'CPU vs ACE':>11}"
         )
         for target in targets:
@@ -912,7 +969,7 @@ def report(
                     f"{r.cpu_ms_per_request / ace.cpu_ms_per_request:.2f}x" if ace.cpu_ms_per_request else ""
                 )
             print(
-                f"  {target:22}{r.status:>7}{r.body_bytes:>8}{r.rps:>9.0f}{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}"
+                f"  {target:30}{r.status:>7}{r.body_bytes:>8}{r.rps:>9.0f}{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}"
                 f"{r.cpu_ms_per_request:>11.3f}{r.errors + r.non_expected:>7}{ratio:>13}{p99_ratio:>11}"
                 f"{cpu_ratio:>11}"
             )
@@ -923,7 +980,7 @@ def report(
             ours, ace = results.get((target, kind)), results.get(("ACE", kind))
             if ours is None or ace is None:
                 continue
-            line = f"  {target:22} {kind:9} req/s {ours.rps / ace.rps:5.2f}x (goal >= {goal}x)"
+            line = f"  {target:30} {kind:9} req/s {ours.rps / ace.rps:5.2f}x (goal >= {goal}x)"
             if kind != "bad-qsh":
                 line += f", p99 {ours.p99_ms:.2f} vs {ace.p99_ms:.2f} ms (goal <=)"
             if kind == "iframe":
@@ -932,7 +989,7 @@ def report(
     print()
     print("peak RSS of each server's process tree (ACE: the node app; ours: the server and its workers):")
     for target in targets:
-        print(f"  {target:22}{peaks.get(target, 0) / 1024:>8.1f} MiB")
+        print(f"  {target:30}{peaks.get(target, 0) / 1024:>8.1f} MiB")
     for name, note in notes.items():
         print(f"{name}: {note}")
     print(
