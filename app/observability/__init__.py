@@ -10,61 +10,22 @@
 from __future__ import annotations
 
 import logging
-import sys
-from typing import Any
 
-from flask import Flask, has_request_context, request
-from flask.logging import default_handler, wsgi_errors_stream
+from flask import Flask
+from flask.logging import default_handler
 
 from app.confluence.events import observe_every_client
 from app.log_redaction import RedactSecrets
 from app.observability import logs, metrics, web
+from app.observability.web_lines import WsgiErrorsHandler, web_handler
 
-
-class WsgiErrorsHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Flask's default handler (each line to the request's ``wsgi.errors``, else ``sys.stderr``),
-    looking that stream up once per line instead of once per call on it.
-
-    It takes no handler lock: a line is formatted first and then written with one ``write`` call,
-    which a Python stream carries out whole (text and buffered streams hold the GIL or their own
-    lock for it), so lines never interleave. With the lock, the request threads queued behind each
-    other's write system call on every request.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(wsgi_errors_stream)
-
-    def handle(self, record: logging.LogRecord) -> bool:
-        """:meth:`logging.Handler.handle` without the lock: filter, then :meth:`emit`."""
-        passed = self.filter(record)
-        if isinstance(passed, logging.LogRecord):  # Python 3.12+: a filter may return a new record
-            record = passed
-        if passed:
-            self.emit(record)
-        return bool(passed)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record) + self.terminator
-            stream = _errors_stream()
-            stream.write(line)
-            stream.flush()
-        except RecursionError:  # as StreamHandler does
-            raise
-        except Exception:
-            self.handleError(record)
-
-
-def _errors_stream() -> Any:
-    """The request's ``wsgi.errors`` (Flask's request, or one the hot path answers), else stderr."""
-    if has_request_context():
-        return request.environ["wsgi.errors"]
-    stream = logs.errors_stream.get()
-    return stream if stream is not None else sys.stderr
-
-
-#: One handler for every app in the process, as Flask's ``default_handler`` is.
-web_handler = WsgiErrorsHandler()
+__all__ = [
+    "WsgiErrorsHandler",
+    "configure_web_logging",
+    "configure_worker_logging",
+    "init_app",
+    "web_handler",
+]
 
 
 def configure_web_logging(app: Flask) -> None:

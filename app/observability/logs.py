@@ -94,6 +94,11 @@ def bind_job(job_id: str | None) -> None:
     _job_tenant.set(None)
 
 
+def job_bound() -> bool:
+    """Whether this thread or task is running a job (its lines carry the job id)."""
+    return _job_id.get() is not None
+
+
 def unbind_job() -> None:
     _job_id.set(None)
     _job_tenant.set(None)

@@ -27,7 +27,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.connect.auth import authenticated_by
-from app.observability import health, logs, metrics
+from app.observability import health, logs, metrics, web_lines
 
 bp = Blueprint("observability", __name__)
 log = logging.getLogger("app.requests")
@@ -139,17 +139,13 @@ def record_request(
         current_app.logger.exception("could not count a request")
     level = logging.DEBUG if quiet and status < 400 else logging.INFO
     if log.isEnabledFor(level):
-        # Made and handled as Logger.log would, but without looking up the calling frame (the line
-        # names its route). It carries its own context, so the context filter looks nothing up.
-        record = log.makeRecord(
-            log.name,
+        # It carries its own context, so the context filter looks nothing up (web_lines.log_line).
+        web_lines.log_line(
+            log,
             level,
-            __file__,
-            0,
             "%s %s %s %.1fms",
             (method, route, status, elapsed * 1000),
-            None,
-            extra={
+            {
                 "event": "request",
                 "method": method,
                 "route": route,
@@ -158,7 +154,6 @@ def record_request(
                 **logs.request_context(request_id, tenant),
             },
         )
-        log.handle(record)
 
 
 def init_app(app: Flask) -> None:
