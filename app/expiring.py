@@ -28,15 +28,26 @@ class ExpiringCache(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] <= self._clock():
-                del self._entries[key]
-                return None
+        """The value kept for ``key``, if it has not expired.
+
+        Reads take no lock: a hit is the warm request's common case, many times a request. Each
+        dictionary operation is atomic under the GIL; what a concurrent writer can do in between is
+        replace or drop the entry, and then this read returns the value it found (as it would have
+        a moment earlier), or moves nothing up the LRU order, which only ever costs a re-read.
+        """
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= self._clock():
+            with self._lock:
+                if self._entries.get(key) is entry:  # not replaced since: drop it
+                    del self._entries[key]
+            return None
+        try:  # noqa: SIM105 - contextlib.suppress would cost more than the whole read
             self._entries.move_to_end(key)
-            return entry[1]
+        except (KeyError, RuntimeError):  # dropped, or the order changed under a key's __eq__
+            pass
+        return entry[1]
 
     def put(self, key: K, value: V, *, since: float | None = None) -> None:
         """Keep ``value`` until ``ttl`` after ``since`` (default: now).
