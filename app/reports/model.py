@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -23,9 +24,12 @@ class ReportScope:
     root_page_id: str | None = None
     stale_days: int = 90
 
-    @property
+    @functools.cached_property
     def cache_key(self) -> str:
-        """A stable key for the report cache; every field changes what the report says."""
+        """A stable key for the report cache; every field changes what the report says.
+
+        Worked out once per scope (a warm load asks for it several times; the scope is frozen).
+        """
         return f"{self.content_type}:{self.space_key.upper()}:{self.root_page_id or '-'}:{self.stale_days}"
 
 
