@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -47,8 +48,8 @@ def init_app(app: Flask) -> None:
     engine = make_engine(url)
     local_copies.configure(engine, app.config["HOT_CACHE_SECONDS"])
     app.extensions["db"] = sessionmaker(bind=engine, expire_on_commit=False)
-    app.extensions["db_idle"] = _IdleSession()
-    app.teardown_appcontext(_close_session)
+    idle = app.extensions["db_idle"] = _IdleSession()
+    app.teardown_appcontext(functools.partial(_close_session, idle))
 
 
 def insert_ignoring_conflicts(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
@@ -91,15 +92,17 @@ class _IdleSession(threading.local):
 
 def get_session() -> Session:
     """Return this app context's session, opening it on first use."""
-    if "db_session" not in g:
-        idle: _IdleSession = current_app.extensions["db_idle"]
-        session = idle.session
-        if session is None:
-            session = current_app.extensions["db"]()
+    context_globals = g._get_current_object()  # one lookup through the proxy, not four
+    found: Session | None = getattr(context_globals, "db_session", None)
+    if found is None:
+        extensions = current_app.extensions
+        idle: _IdleSession = extensions["db_idle"]
+        found = idle.session
+        if found is None:
+            found = extensions["db"]()
         else:
             idle.session = None
-        g.db_session = session
-    found: Session = g.db_session
+        context_globals.db_session = found
     return found
 
 
@@ -111,11 +114,13 @@ def get_engine(app: Flask) -> sa.Engine:
     return bind
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def _close_session(idle: _IdleSession, _exc: BaseException | None) -> None:
+    """Teardown: close the context's session (if it began or holds anything) and keep it for the
+    thread's next context."""
     session: Session | None = g.pop("db_session", None)
     if session is None:
         return
     # A session that began nothing and holds nothing has nothing to close (the hot path's).
     if session.in_transaction() or session.identity_map or session.new or session.deleted:
         session.close()
-    current_app.extensions["db_idle"].session = session
+    idle.session = session
