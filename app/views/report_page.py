@@ -87,12 +87,21 @@ class VisibleRows:
     withheld: str | None
     now: datetime
 
-    def memo_key(self) -> tuple[tuple[ReportItem, int, str], ...]:
-        """The rows by value as a page shows them: each item, its age in days, its editor's name."""
+    def memo_key(self) -> tuple[tuple[str, int, str], ...]:
+        """The rows as a page of one report version shows them: each item's id, its age in days and
+        its editor's name.
+
+        An item's content is fixed by its id within a report version (every change to a report
+        makes a new ``computed_at``, which the page key holds): ids stand in for the items, whose
+        own hashes (every field, in Python) cost more than the rest of the key.
+        """
         unknown = UNKNOWN_EDITOR
+        now, names = self.now, self.names
         return tuple(
-            (item, (self.now - item.updated_at).days, self.names.get(item.editor or "", unknown))
-            for item in self.items
+            [
+                (item.id, (now - item.updated_at).days, names.get(item.editor or "", unknown))
+                for item in self.items
+            ]
         )
 
 
@@ -164,8 +173,9 @@ def page_memo_key(
     """Everything a macro page built from ``report_context`` shows, but the per-request values.
 
     The scope token and "computed … ago" are left out: the memoised page holds placeholders for them
-    (``render_memo``). The rows are in by value (each item, its age in days, its editor's name), so
-    the key changes with the viewer's visible rows, their names and the day; the prefix the app is
+    (``render_memo``). The rows are in as :meth:`VisibleRows.memo_key` gives them (each item's id
+    within this report version, its age in days, its editor's name), so the key changes with the
+    viewer's visible rows, their names and the day; the prefix the app is
     served under (``script_root``) is in too (the page's URLs). Nothing here needs the rows' data
     built: a memo hit costs no row formatting.
     """
