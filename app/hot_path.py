@@ -209,7 +209,7 @@ class HotPath:
         page = error_pages.page_if_rendered(self.app, method, found.rule, error, _script_root(environ))
         if page is None:
             return None
-        error_pages.note_refusal(error, method, found.rule)
+        error_pages.note_refusal(error, method, found.rule, request_id)
         headers = [
             ("WWW-Authenticate", self.challenge),
             *http_headers.dynamic_headers(

@@ -9,6 +9,7 @@ viewer's rows, rendered page), as a busy process is.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -239,3 +240,21 @@ def test_a_query_with_bytes_that_are_not_utf8_goes_to_flask(pair: Pair) -> None:
     url = f"{MACRO}?pageId=1000001&spaceKey=DOCS&staleDays=1&macroId=%FF"
     signed_url = f"{url}&jwt={pair.site.host_token('GET', url, now=pair.now)}"
     assert both(pair, signed_url, hot=False).status_code == 200
+
+
+def test_a_refusal_line_names_its_request_as_flasks_does(pair: Pair) -> None:
+    warm(pair, signed(pair))
+    bad = signed(pair, qsh="0" * 64)
+    pair.hot.get(bad)  # the first refusal renders its page (through Flask); later ones are hot
+    pair.flask_only.get(bad)
+    lines = {}
+    for name, client in (("hot", pair.hot), ("flask", pair.flask_only)):
+        stream = io.StringIO()
+        response = client.get(bad, environ_overrides={"wsgi.errors": stream})
+        assert response.status_code == 401
+        refused = [line for line in stream.getvalue().splitlines() if " refused GET " in line]
+        assert len(refused) == 1, stream.getvalue()
+        request_id = response.headers["X-Request-Id"]
+        assert f"request_id={request_id}" in refused[0]
+        lines[name] = refused[0].split(" INFO ", 1)[1].replace(request_id, "ID")
+    assert lines["hot"] == lines["flask"]
