@@ -3,8 +3,14 @@
 
 Both servers run on this machine, on loopback, with real installs: ACE gets an RS256 signed install
 whose public key is on a loopback install-keys server (``tests/kit/atlassian.KeyServer``); ours is
-installed by the emulator's real lifecycle (``POST /_emulator/apps``). Then, for each scenario, wrk drives
-each server for a fixed duration after a warm-up, cycling through pre-signed URLs with a Lua script:
+installed by the emulator's real lifecycle (``POST /_emulator/apps``). All servers run at once (ours
+from every ``--venvs`` and ``--variants`` on its own port, sharing one store); then, in each of
+``--rounds`` rounds and for each scenario, wrk drives each server in turn for a fixed duration after a
+warm-up, cycling through pre-signed URLs with a Lua script. The order of the servers alternates from
+one round to the next, an unrecorded round 0 warms every server up first, and the figures printed are
+the medians over the rounds, with each ratio the median of the round-by-round ratios: on a machine
+whose speed drifts (a shared VM), ACE and ours are compared within minutes of each other, never one
+whole run apart. The scenarios:
 
 * ``iframe``: an iframe load with a product-signed URL (HS256, qsh over the full query with
   Confluence's ``xdm_e``, ``xdm_c``, ``cp``, ``lic``, ``cv``; token in ``?jwt=``). ACE: its ``/macro``
@@ -44,6 +50,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -521,6 +528,40 @@ def install_ours(emulator: Any, emulator_url: str, ours: Ours, first: bool) -> N
     ours.tenant = Tenant(client_key=state.site.client_key, secret=record.shared_secret)
 
 
+def first_render(
+    emulator: Any,
+    emulator_url: str,
+    ours: Ours,
+    homepage_id: int,
+    *,
+    first_install: bool,
+    env: dict[str, str],
+    pages: int,
+) -> str:
+    """Install ours, load the macro once (it queues the scan), run the scan as a worker would, once;
+    returns how long that took."""
+    install_ours(emulator, emulator_url, ours, first=first_install)
+    ours.macro_path = emulator_macro_path(emulator_url, homepage_id)
+    assert ours.tenant is not None
+    began = time.perf_counter()
+    first_url = signed(ours.macro_path, ours.tenant.token_for(ours.macro_path))
+    response = requests.get(ours.url + first_url, timeout=120)
+    if response.status_code != 200:
+        raise BenchError(f"the first render answered {response.status_code}")
+    drained = subprocess.run(
+        [str(BIN / "flask"), "--app", "app", "worker", "--drain"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if drained.returncode != 0:
+        raise BenchError(f"flask worker --drain failed:\n{drained.stderr[-2000:]}")
+    return f"{time.perf_counter() - began:.2f} s for {pages:,} pages"
+
+
 def emulator_macro_path(emulator_url: str, homepage_id: int) -> str:
     """The macro iframe's path and query (without its token) on the DOCS home page of the emulator."""
     page = requests.get(f"{emulator_url}/wiki/spaces/DOCS/pages/{homepage_id}", timeout=30).text
@@ -591,6 +632,38 @@ class Result:
     cpu_ms_per_request: float
     status: int
     body_bytes: int
+
+
+#: Each server's results per scenario, keyed by (database, round): a round pairs ours with ACE's
+#: measurement of the same round, minutes apart at most.
+Results = dict[tuple[str, str], dict[tuple[str, int], Result]]
+
+
+def median_of(rounds: dict[tuple[str, int], Result]) -> Result:
+    """The medians over the rounds (errors: summed)."""
+    values = list(rounds.values())
+    return Result(
+        rps=statistics.median(r.rps for r in values),
+        p50_ms=statistics.median(r.p50_ms for r in values),
+        p99_ms=statistics.median(r.p99_ms for r in values),
+        errors=sum(r.errors for r in values),
+        non_expected=sum(r.non_expected for r in values),
+        cpu_ms_per_request=statistics.median(r.cpu_ms_per_request for r in values),
+        status=values[0].status,
+        body_bytes=values[0].body_bytes,
+    )
+
+
+def paired_ratios(
+    ours: dict[tuple[str, int], Result], ace: dict[tuple[str, int], Result], measure_of: str
+) -> list[float]:
+    """Ours / ACE of one figure, round by round (each round against ACE's measurement of that round)."""
+    ratios = []
+    for key, result in ours.items():
+        baseline = ace.get(key)
+        if baseline is not None and getattr(baseline, measure_of):
+            ratios.append(getattr(result, measure_of) / getattr(baseline, measure_of))
+    return ratios
 
 
 def run_wrk(url: str, script: Path, seconds: float, connections: int, threads: int) -> dict[str, int]:
@@ -772,6 +845,13 @@ def main() -> int:
     parser.add_argument(
         "--scenarios", default="iframe,admin,bad-qsh", help="of iframe, admin, bad-qsh, descriptor"
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds; each measures every server once per scenario, the order alternating from one round "
+        "to the next; figures are the medians over the rounds (after a round 0 that only warms up)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--check", action="store_true", help="only check that ACE sets up and answers")
     args = parser.parse_args()
@@ -779,6 +859,8 @@ def main() -> int:
         return check_ace()
     if not 1 <= args.duration <= 120 or args.warmup + args.duration + 10 > TOKEN_LIFETIME:
         parser.error("--duration must be 1..120 s (tokens live 180 s, warm-up included)")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be 1..20")
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed (Debian: apt-get install wrk)")
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -805,7 +887,7 @@ def main() -> int:
     if os.environ.get("BENCH_DATABASE_URL"):
         databases.append(("postgresql", os.environ["BENCH_DATABASE_URL"]))
 
-    results: dict[tuple[str, str], Result] = {}
+    results: Results = {}
     targets: list[str] = ["ACE"]
     notes: dict[str, str] = {}
     with (
@@ -814,92 +896,88 @@ def main() -> int:
         terminate_on_signals(),
     ):
         tmp = Path(tmp_name)
-        # -- ACE
         log("starting ACE (key server + app) and installing one tenant with a signed install")
         ace = start_ace(tmp)
-        try:
-            rss.watch("ACE", ace.server.process.pid)
-            for kind, _title, expected in scenarios:
-                if kind == "descriptor":
-                    paths = ["/atlassian-connect.json"]
-                else:
-                    maker = ace_paths("admin" if kind == "admin" else "iframe")
-                    paths = ace.tenant.urls(maker, bad_qsh=kind == "bad-qsh")
-                log(f"ACE: {kind}")
-                results[("ACE", kind)] = measure(ace.server, ace.url, paths, expected, args, tmp)
-            rss.unwatch("ACE")
-        finally:
-            ace.stop()
-
-        # -- ours: the emulator in this process (idle while wrk runs), gunicorn in its own processes
-        emulator_port, app_port = free_port(), free_port()
-        emulator_url, app_url = f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{app_port}"
+        # ours: the emulator in this process (idle while wrk runs), each server in its own processes
+        emulator_port = free_port()
+        emulator_url = f"http://127.0.0.1:{emulator_port}"
         emulator = create_emulator(port=emulator_port, pages=args.pages, seed=1)
         emulator_server = LiveServer(emulator, emulator_port).start()
         try:
+            rss.watch("ACE", ace.server.process.pid)
             space = emulator_state(emulator).site.space_by_key("DOCS")
             assert space is not None
             for db_index, (db_name, db_url) in enumerate(databases):
                 database = db_url or f"sqlite:///{tmp}/ours.db"
+                # Every serving of ours runs at once, each on its own port, all for one APP_BASE_URL
+                # (the first one's, which the emulator installs through): they share the store.
+                ports = [free_port() for _ in range(len(bins) * len(variants))]
+                app_url = f"http://127.0.0.1:{ports[0]}"
                 env = our_env(app_url, emulator_url, database, f"{tmp}/jobs-{db_name}.db")
                 log(f"ours on {db_name}: flask db upgrade")
                 migrate(env)
-                ours = Ours(app_url, app_port, env, macro_path="")
+                ours = Ours(app_url, ports[0], env, macro_path="")
                 servings = [(bin_dir, variant) for bin_dir in bins for variant in variants]
-                for v_index, (bin_dir, variant) in enumerate(servings):
-                    label = (
-                        f"ours {variant}"
-                        + (f" {bin_dir.parent.name}" if len(bins) > 1 else "")
-                        + (f" {db_name}" if len(databases) > 1 else "")
-                    )
-                    server = start_ours(
-                        variant, label.replace(" ", "-"), app_port, env, args.workers, tmp, bin_dir
-                    )
-                    try:
-                        wait_up(server, f"{app_url}/atlassian-connect.json", timeout=30)
+                started_servers: list[tuple[str, Server, str]] = []
+                try:
+                    for (bin_dir, variant), port in zip(servings, ports, strict=True):
+                        label = (
+                            f"ours {variant}"
+                            + (f" {bin_dir.parent.name}" if len(bins) > 1 else "")
+                            + (f" {db_name}" if len(databases) > 1 else "")
+                        )
+                        server = start_ours(
+                            variant, label.replace(" ", "-"), port, env, args.workers, tmp, bin_dir
+                        )
+                        url = f"http://127.0.0.1:{port}"
+                        started_servers.append((label, server, url))
+                        wait_up(server, f"{url}/atlassian-connect.json", timeout=30)
                         rss.watch(label, server.process.pid)
-                        if v_index == 0:
-                            log(f"{label}: install via the emulator, then a first render (fills the cache)")
-                            install_ours(emulator, emulator_url, ours, first=db_index == 0)
-                            ours.macro_path = emulator_macro_path(emulator_url, space.homepage_id)
-                            assert ours.tenant is not None
-                            first = time.perf_counter()
-                            first_url = signed(ours.macro_path, ours.tenant.token_for(ours.macro_path))
-                            response = requests.get(app_url + first_url, timeout=120)
-                            if response.status_code != 200:
-                                raise BenchError(f"the first render answered {response.status_code}")
-                            # The first render queued the scan; run it as a worker would, once.
-                            drained = subprocess.run(
-                                [str(BIN / "flask"), "--app", "app", "worker", "--drain"],
-                                cwd=REPO,
-                                env=env,
-                                capture_output=True,
-                                text=True,
-                                timeout=600,
-                                check=False,
-                            )
-                            if drained.returncode != 0:
-                                raise BenchError(f"flask worker --drain failed:\n{drained.stderr[-2000:]}")
-                            notes[f"first render ({db_name})"] = (
-                                f"{time.perf_counter() - first:.2f} s for {args.pages:,} pages"
-                            )
-                        assert ours.tenant is not None
-                        for kind, _title, expected in scenarios:
-                            if kind == "descriptor":
-                                paths = ["/atlassian-connect.json"]
-                            else:
-                                maker = our_paths(
-                                    "admin" if kind == "admin" else "iframe", ours, emulator_url
-                                )
-                                paths = ours.tenant.urls(maker, bad_qsh=kind == "bad-qsh")
-                            log(f"{label}: {kind}")
-                            results[(label, kind)] = measure(server, app_url, paths, expected, args, tmp)
-                        rss.unwatch(label)
                         targets.append(label)
-                    finally:
+                    log(f"ours on {db_name}: install via the emulator, then a first render (fills the cache)")
+                    notes[f"first render ({db_name})"] = first_render(
+                        emulator,
+                        emulator_url,
+                        ours,
+                        space.homepage_id,
+                        first_install=db_index == 0,
+                        env=env,
+                        pages=args.pages,
+                    )
+                    assert ours.tenant is not None
+                    ours_tenant = ours.tenant
+                    # Round 0 is not recorded: it warms every server up on every route (node's JIT
+                    # needs more than a few seconds to settle, and a first round measured it cold).
+                    for round_index in range(args.rounds + 1):
+                        # alternate the order, so that a drift of the machine's speed within a round
+                        # does not always favour the same server
+                        order = [("ACE", ace.server, ace.url), *started_servers]
+                        if round_index % 2 == 0:
+                            order.reverse()
+                        for kind, _title, expected in scenarios:
+                            for label, server, url in order:
+                                if kind == "descriptor":
+                                    paths = ["/atlassian-connect.json"]
+                                elif label == "ACE":
+                                    maker = ace_paths("admin" if kind == "admin" else "iframe")
+                                    paths = ace.tenant.urls(maker, bad_qsh=kind == "bad-qsh")
+                                else:
+                                    maker = our_paths(
+                                        "admin" if kind == "admin" else "iframe", ours, emulator_url
+                                    )
+                                    paths = ours_tenant.urls(maker, bad_qsh=kind == "bad-qsh")
+                                log(f"round {round_index}/{args.rounds}, {kind}: {label}")
+                                result = measure(server, url, paths, expected, args, tmp)
+                                if round_index > 0:
+                                    results.setdefault((label, kind), {})[(db_name, round_index)] = result
+                finally:
+                    for label, server, _url in started_servers:
+                        rss.unwatch(label)
                         server.stop()
         finally:
             emulator_server.stop()
+            rss.unwatch("ACE")
+            ace.stop()
 
     tool_versions = {**versions(modules), **interpreters}
     report(results, targets, scenarios, rss.peaks, tool_versions, notes, args, time.monotonic() - started)
@@ -907,7 +985,12 @@ def main() -> int:
         args.json.write_text(
             json.dumps(
                 {
-                    "results": {f"{t}|{k}": vars(r) for (t, k), r in results.items()},
+                    "results": {
+                        f"{t}|{k}": [
+                            {"database": db, "round": n + 1, **vars(r)} for (db, n), r in rounds.items()
+                        ]
+                        for (t, k), rounds in results.items()
+                    },
                     "peak_rss_mib": {k: v / 1024 for k, v in rss.peaks.items()},
                 },
                 indent=2,
@@ -922,7 +1005,7 @@ GOAL_CPU_MS = 0.45
 
 
 def report(
-    results: dict[tuple[str, str], Result],
+    results: Results,
     targets: list[str],
     scenarios: list[tuple[str, str, int]],
     peaks: dict[str, int],
@@ -941,8 +1024,8 @@ def report(
     )
     print(
         f"load:  wrk -t{args.threads} -c{args.connections}, {args.warmup:g} s warm-up + {args.duration:g} s "
-        f"per scenario and server, {URLS_PER_SCENARIO} pre-signed URLs cycled; {os.cpu_count()} CPUs, "
-        f"{pinning}"
+        f"per scenario, server and round ({args.rounds} rounds), {URLS_PER_SCENARIO} pre-signed URLs "
+        f"cycled; {os.cpu_count()} CPUs, {pinning}"
     )
     print(
         "ACE:   node app.js (one process, NODE_ENV=production, sqlite store). "
@@ -950,23 +1033,31 @@ def report(
         f"(`{web_command()[2]}`), secrets sealed at rest (APP_SECRETS_KEYS)"
     )
     print()
+    print(
+        f"figures: medians over {args.rounds} round(s) after an unrecorded warm-up round; ratios: the median "
+        "of the round-by-round ratios (ours against ACE in the same round)"
+    )
+    print()
     for kind, title, _expected in scenarios:
-        ace = results.get(("ACE", kind))
+        ace_rounds = results.get(("ACE", kind))
         print(f"{kind}: {title}")
         print(
             f"  {'server':30}{'status':>7}{'bytes':>8}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}"
             f"{'CPU ms/req':>11}{'errors':>7}{'req/s vs ACE':>13}{'p99 vs ACE':>11}{'CPU vs ACE':>11}"
         )
         for target in targets:
-            r = results.get((target, kind))
-            if r is None:
+            rounds = results.get((target, kind))
+            if not rounds:
                 continue
+            r = median_of(rounds)
             ratio = p99_ratio = cpu_ratio = ""
-            if target != "ACE" and ace is not None:
-                ratio = f"{r.rps / ace.rps:.2f}x"
-                p99_ratio = f"{r.p99_ms / ace.p99_ms:.2f}x" if ace.p99_ms else ""
-                cpu_ratio = (
-                    f"{r.cpu_ms_per_request / ace.cpu_ms_per_request:.2f}x" if ace.cpu_ms_per_request else ""
+            if target != "ACE" and ace_rounds:
+                ratio, p99_ratio, cpu_ratio = (
+                    f"{statistics.median(values):.2f}x" if values else ""
+                    for values in (
+                        paired_ratios(rounds, ace_rounds, measure_of)
+                        for measure_of in ("rps", "p99_ms", "cpu_ms_per_request")
+                    )
                 )
             print(
                 f"  {target:30}{r.status:>7}{r.body_bytes:>8}{r.rps:>9.0f}{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}"
@@ -977,12 +1068,23 @@ def report(
     print("issue 14's goals (ours / ACE):")
     for target in targets[1:]:
         for kind, goal in GOALS.items():
-            ours, ace = results.get((target, kind)), results.get(("ACE", kind))
-            if ours is None or ace is None:
+            ours_rounds, ace_rounds = results.get((target, kind)), results.get(("ACE", kind))
+            if not ours_rounds or not ace_rounds:
                 continue
-            line = f"  {target:30} {kind:9} req/s {ours.rps / ace.rps:5.2f}x (goal >= {goal}x)"
+            ratios = paired_ratios(ours_rounds, ace_rounds, "rps")
+            if not ratios:
+                continue
+            ours, ace = median_of(ours_rounds), median_of(ace_rounds)
+            line = (
+                f"  {target:30} {kind:9} req/s {statistics.median(ratios):5.2f}x "
+                f"(rounds {min(ratios):.2f}-{max(ratios):.2f}; goal >= {goal}x)"
+            )
             if kind != "bad-qsh":
-                line += f", p99 {ours.p99_ms:.2f} vs {ace.p99_ms:.2f} ms (goal <=)"
+                p99_ok = sum(ratio <= 1 for ratio in paired_ratios(ours_rounds, ace_rounds, "p99_ms"))
+                line += (
+                    f", p99 {ours.p99_ms:.2f} vs {ace.p99_ms:.2f} ms "
+                    f"(<= ACE's in {p99_ok}/{len(ratios)} rounds)"
+                )
             if kind == "iframe":
                 line += f", CPU {ours.cpu_ms_per_request:.3f} ms/req (goal <= {GOAL_CPU_MS})"
             print(line)
