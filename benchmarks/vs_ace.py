@@ -473,15 +473,21 @@ def our_env(app_url: str, emulator_url: str, database: str, jobs_path: str) -> d
     return env
 
 
-def migrate(env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [str(BIN / "flask"), "--app", "app", "db", "upgrade"],
+def run_flask(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """``flask --app app ARGS`` from this virtualenv, in the repository, its output captured."""
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "app", *args],
         cwd=REPO,
         env=env,
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=timeout,
+        check=False,
     )
+
+
+def migrate(env: dict[str, str]) -> None:
+    result = run_flask(["db", "upgrade"], env, timeout=90)
     if result.returncode != 0:
         raise BenchError(f"flask db upgrade failed ({env['APP_DATABASE_URL']}):\n{result.stderr[-2000:]}")
 
@@ -548,15 +554,7 @@ def first_render(
     response = requests.get(ours.url + first_url, timeout=120)
     if response.status_code != 200:
         raise BenchError(f"the first render answered {response.status_code}")
-    drained = subprocess.run(
-        [str(BIN / "flask"), "--app", "app", "worker", "--drain"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    drained = run_flask(["worker", "--drain"], env, timeout=600)
     if drained.returncode != 0:
         raise BenchError(f"flask worker --drain failed:\n{drained.stderr[-2000:]}")
     return f"{time.perf_counter() - began:.2f} s for {pages:,} pages"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass
 
 from app.expiring import ExpiringCache
+from tests.kit.threads import run_interleaved
 
 
 class Clock:
@@ -90,15 +90,7 @@ def test_reads_without_a_lock_stay_right_while_other_threads_write() -> None:
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
     threads += [threading.Thread(target=reader, args=(n,)) for n in range(4)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    run_interleaved(threads)
     assert errors == []
     assert wrong == []
     assert len(cache) <= 50

@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import re
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +25,7 @@ from app.jobs.queue import get_queue, run_pending
 from app.observability import logs
 from tests.kit.atlassian import Site
 from tests.kit.database import create_schema
+from tests.kit.threads import run_interleaved
 
 MACRO = "/macros/freshness"
 PARAMS = {"pageId": "1000001", "spaceKey": "DOCS", "xdm_e": "http://127.0.0.1", "cp": "/wiki", "lic": "none"}
@@ -230,15 +230,9 @@ def test_lines_from_many_threads_never_interleave(tmp_path: Any) -> None:
                 logger.warning("%s", f"worker {worker} line {i} " + "x" * 300)
 
         threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(1e-6)  # threads take turns as often as CPython lets them
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            run_interleaved(threads)
         finally:
-            sys.setswitchinterval(interval)
             logger.removeHandler(handler)
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 8 * LINES
