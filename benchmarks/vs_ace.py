@@ -897,7 +897,7 @@ def main() -> int:
         log("starting ACE (key server + app) and installing one tenant with a signed install")
         ace = start_ace(tmp)
         # ours: the emulator in this process (idle while wrk runs), each server in its own processes
-        emulator_port = free_port()
+        emulator_port, app_port = free_port(), free_port()
         emulator_url = f"http://127.0.0.1:{emulator_port}"
         emulator = create_emulator(port=emulator_port, pages=args.pages, seed=1)
         emulator_server = LiveServer(emulator, emulator_port).start()
@@ -908,8 +908,9 @@ def main() -> int:
             for db_index, (db_name, db_url) in enumerate(databases):
                 database = db_url or f"sqlite:///{tmp}/ours.db"
                 # Every serving of ours runs at once, each on its own port, all for one APP_BASE_URL
-                # (the first one's, which the emulator installs through): they share the store.
-                ports = [free_port() for _ in range(len(bins) * len(variants))]
+                # (the first one's, which the emulator installs through): they share the store. The
+                # first port is the same for every database: the emulator reinstalls from that URL.
+                ports = [app_port] + [free_port() for _ in range(len(bins) * len(variants) - 1)]
                 app_url = f"http://127.0.0.1:{ports[0]}"
                 env = our_env(app_url, emulator_url, database, f"{tmp}/jobs-{db_name}.db")
                 log(f"ours on {db_name}: flask db upgrade")
