@@ -250,8 +250,10 @@ def test_a_refusal_line_names_its_request_as_flasks_does(pair: Pair) -> None:
     lines = {}
     for name, client in (("hot", pair.hot), ("flask", pair.flask_only)):
         stream = io.StringIO()
+        before = hot_answers()
         response = client.get(bad, environ_overrides={"wsgi.errors": stream})
         assert response.status_code == 401
+        assert hot_answers() - before == (1 if name == "hot" else 0)
         refused = [line for line in stream.getvalue().splitlines() if " refused GET " in line]
         assert len(refused) == 1, stream.getvalue()
         request_id = response.headers["X-Request-Id"]
