@@ -44,6 +44,7 @@ Debian's interpreter; ``docs/deployment.md``, "The interpreter"). Each one's bui
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -613,6 +614,14 @@ end
 """
 
 
+def scenario_paths(kind: str, tenant: Tenant, routes: Callable[[str], Callable[[int], str]]) -> list[str]:
+    """The paths wrk cycles through for scenario ``kind`` on one server, signed for ``tenant``;
+    ``routes`` makes that server's paths for a route ("iframe" or "admin")."""
+    if kind == "descriptor":
+        return ["/atlassian-connect.json"]
+    return tenant.urls(routes("admin" if kind == "admin" else "iframe"), bad_qsh=kind == "bad-qsh")
+
+
 def lua_script(paths: list[str], directory: Path) -> Path:
     quoted = ", ".join(json.dumps(p) for p in paths)  # JSON strings are valid Lua strings here
     script = directory / f"wrk-{uuid.uuid4().hex[:8]}.lua"
@@ -898,7 +907,7 @@ def main() -> int:
         ace = start_ace(tmp)
         # ours: the emulator in this process (idle while wrk runs), each server in its own processes
         emulator_port, app_port = free_port(), free_port()
-        emulator_url = f"http://127.0.0.1:{emulator_port}"
+        emulator_url, app_url = f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{app_port}"
         emulator = create_emulator(port=emulator_port, pages=args.pages, seed=1)
         emulator_server = LiveServer(emulator, emulator_port).start()
         try:
@@ -911,11 +920,10 @@ def main() -> int:
                 # (the first one's, which the emulator installs through): they share the store. The
                 # first port is the same for every database: the emulator reinstalls from that URL.
                 ports = [app_port] + [free_port() for _ in range(len(bins) * len(variants) - 1)]
-                app_url = f"http://127.0.0.1:{ports[0]}"
                 env = our_env(app_url, emulator_url, database, f"{tmp}/jobs-{db_name}.db")
                 log(f"ours on {db_name}: flask db upgrade")
                 migrate(env)
-                ours = Ours(app_url, ports[0], env, macro_path="")
+                ours = Ours(app_url, app_port, env, macro_path="")
                 servings = [(bin_dir, variant) for bin_dir in bins for variant in variants]
                 started_servers: list[tuple[str, Server, str]] = []
                 try:
@@ -945,6 +953,7 @@ def main() -> int:
                     )
                     assert ours.tenant is not None
                     ours_tenant = ours.tenant
+                    our_routes = functools.partial(our_paths, ours=ours, emulator_url=emulator_url)
                     # Round 0 is not recorded: it warms every server up on every route (node's JIT
                     # needs more than a few seconds to settle, and a first round measured it cold).
                     for round_index in range(args.rounds + 1):
@@ -955,16 +964,11 @@ def main() -> int:
                             order.reverse()
                         for kind, _title, expected in scenarios:
                             for label, server, url in order:
-                                if kind == "descriptor":
-                                    paths = ["/atlassian-connect.json"]
-                                elif label == "ACE":
-                                    maker = ace_paths("admin" if kind == "admin" else "iframe")
-                                    paths = ace.tenant.urls(maker, bad_qsh=kind == "bad-qsh")
-                                else:
-                                    maker = our_paths(
-                                        "admin" if kind == "admin" else "iframe", ours, emulator_url
-                                    )
-                                    paths = ours_tenant.urls(maker, bad_qsh=kind == "bad-qsh")
+                                paths = (
+                                    scenario_paths(kind, ace.tenant, ace_paths)
+                                    if label == "ACE"
+                                    else scenario_paths(kind, ours_tenant, our_routes)
+                                )
                                 log(f"round {round_index}/{args.rounds}, {kind}: {label}")
                                 result = measure(server, url, paths, expected, args, tmp)
                                 if round_index > 0:
@@ -985,9 +989,7 @@ def main() -> int:
             json.dumps(
                 {
                     "results": {
-                        f"{t}|{k}": [
-                            {"database": db, "round": n + 1, **vars(r)} for (db, n), r in rounds.items()
-                        ]
+                        f"{t}|{k}": [{"database": db, "round": n, **vars(r)} for (db, n), r in rounds.items()]
                         for (t, k), rounds in results.items()
                     },
                     "peak_rss_mib": {k: v / 1024 for k, v in rss.peaks.items()},
