@@ -18,6 +18,7 @@ from typing import Any, Final, cast
 import jwt
 from jwt.types import Options
 
+from app.connect.jws_segments import host_token_parser
 from app.connect.qsh import CONTEXT_QSH
 from app.errors import InvalidTokenError, QshMismatchError, TokenExpiredError, UnknownIssuerError
 
@@ -119,7 +120,8 @@ def _decode(token: str, key: Any, algorithm: str, required: list[str]) -> Claims
 #: Parses a host token once: header, payload and PyJWT's claim checks (the required claims; ``sub`` and
 #: ``jti`` strings when present) in one call. Its signature cannot be checked in that call, since the key
 #: is the secret of the tenant the payload names; ``_HS256`` (PyJWT's own HS256) checks it right after.
-_HOST_PARSER: Final = jwt.PyJWT()
+#: Its base64url segment check runs as one regular expression (``app/connect/jws_segments.py``).
+_HOST_PARSER: Final = host_token_parser()
 _HOST_PARSE_OPTIONS: Final = cast(
     Options,
     {
