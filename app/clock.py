@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Flask, current_app
+from flask import Flask
+
+from app.contexts import active_app
 
 
 def _clock(app: Flask | None) -> Callable[[], float]:
-    clock: Callable[[], float] = (app or current_app).config["CLOCK"]
+    clock: Callable[[], float] = (app or active_app()).config["CLOCK"]
     return clock
 
 

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app import local_copies
+from app.contexts import active_app, context_globals
 
 #: Stable constraint names, so that Alembic migrations name constraints the same on every database.
 NAMING_CONVENTION: Final = {
@@ -92,17 +93,17 @@ class _IdleSession(threading.local):
 
 def get_session() -> Session:
     """Return this app context's session, opening it on first use."""
-    context_globals = g._get_current_object()  # one lookup through the proxy, not four
-    found: Session | None = getattr(context_globals, "db_session", None)
+    found_globals = context_globals()  # one lookup through the proxy, not four
+    found: Session | None = getattr(found_globals, "db_session", None)
     if found is None:
-        extensions = current_app.extensions
+        extensions = active_app().extensions
         idle: _IdleSession = extensions["db_idle"]
         found = idle.session
         if found is None:
             found = extensions["db"]()
         else:
             idle.session = None
-        context_globals.db_session = found
+        found_globals.db_session = found
     return found
 
 
@@ -117,7 +118,7 @@ def get_engine(app: Flask) -> sa.Engine:
 def _close_session(idle: _IdleSession, _exc: BaseException | None) -> None:
     """Teardown: close the context's session (if it began or holds anything) and keep it for the
     thread's next context."""
-    session: Session | None = g.pop("db_session", None)
+    session: Session | None = context_globals().pop("db_session", None)
     if session is None:
         return
     # A session that began nothing and holds nothing has nothing to close (the hot path's).

@@ -38,12 +38,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from flask import Flask, g
+from flask import Flask
 
 from app import error_pages, http_headers
 from app.connect import auth
 from app.connect.qsh import parse_query
 from app.connect.requests_info import raw_path_of, raw_query_of
+from app.contexts import context_globals
 from app.errors import ConnectAuthError
 from app.observability import logs, metrics
 from app.observability.web import record_request
@@ -183,8 +184,9 @@ class HotPath:
         except ConnectAuthError as error:
             return self._refuse(found, environ, method, error, request_id, started)
         account_id = auth.account_of(claims)
-        g.tenant, g.claims, g.account_id = tenant, claims, account_id
-        g.request_id, g.request_started = request_id, started
+        context = context_globals()  # one proxy lookup, not five
+        context.tenant, context.claims, context.account_id = tenant, claims, account_id
+        context.request_id, context.request_started = request_id, started
         page = found.handler(HotRequest(environ, self.app, tenant, claims, account_id, query))
         if page is None:
             return None

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Final, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
 from app import clock
 from app.connect import tokens
@@ -15,6 +15,7 @@ from app.connect.qsh import parse_query, query_string_hash_of_params
 from app.connect.requests_info import raw_path, raw_query, token_of
 from app.connect.stores import tenant_store
 from app.connect.tenant_cache import tenant_cache
+from app.contexts import active_app
 from app.tenants.snapshot import TenantSnapshot
 
 P = ParamSpec("P")
@@ -68,7 +69,7 @@ def expected_qsh(query: Sequence[tuple[str, str]] | None = None) -> str:
 
 
 def _base_path() -> str:
-    return _path_of(str(current_app.config["BASE_URL"]))
+    return _path_of(str(active_app().config["BASE_URL"]))
 
 
 @functools.lru_cache(maxsize=64)

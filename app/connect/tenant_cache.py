@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from flask import Flask, current_app
+from flask import Flask
 
+from app.contexts import active_app
 from app.expiring import ExpiringCache
 from app.signals import tenant_disabled, tenant_enabled, tenant_installed, tenant_uninstalled
 from app.tenants.models import Tenant
@@ -67,7 +68,7 @@ class TenantCache:
 
 def tenant_cache() -> TenantCache:
     """The current app's tenant cache."""
-    found: TenantCache = current_app.extensions[_EXTENSION]
+    found: TenantCache = active_app().extensions[_EXTENSION]
     return found
 
 

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from app import hot_path
 from app.connect.auth import ANY_METHOD, require_jwt
+from app.contexts import active_app
 from app.db import get_session
 from app.errors import MethodNotAllowedError
 from app.hot_path import HotRequest
@@ -79,7 +80,7 @@ def _page(
         tuple(sorted(scans.items())),
         tuple(sorted(queue_depth.items())) if queue_depth is not None else None,
     )
-    memo: RenderMemo = current_app.extensions["admin_render_memo"]
+    memo: RenderMemo = active_app().extensions["admin_render_memo"]
     return memo.get_or_render(key, lambda: in_request_context(render))
 
 

@@ -16,6 +16,7 @@ from typing import Final
 
 from flask import current_app, g
 
+from app.contexts import active_app
 from app.db import get_session
 from app.errors import ConfluenceError, NotAdminError, ServiceUnavailableError
 from app.expiring import ExpiringCache
@@ -37,7 +38,7 @@ class AdminCache(ExpiringCache[tuple[str, str], bool]):
 
 def is_known_site_admin(client_key: str, account_id: str) -> bool:
     """Whether this process holds a fresh answer that ``account_id`` administers the site (asks nobody)."""
-    cache: AdminCache = current_app.extensions["admin_cache"]
+    cache: AdminCache = active_app().extensions["admin_cache"]
     return cache.get((client_key, account_id)) is True
 
 

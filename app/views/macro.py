@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from flask import Blueprint, Flask, current_app, g, render_template, request, url_for
+from flask import Blueprint, Flask, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from app import hot_path
 from app.connect.auth import ANY_METHOD, require_jwt
+from app.contexts import active_app
 from app.db import get_session
 from app.errors import BadRequestError, MethodNotAllowedError
 from app.hot_path import HotRequest
@@ -41,7 +42,7 @@ PATH: Final = "/macros/freshness"
 
 def memo() -> RenderMemo:
     """This app's memo of rendered macro pages (one per app and process)."""
-    found: RenderMemo = current_app.extensions["macro_render_memo"]
+    found: RenderMemo = active_app().extensions["macro_render_memo"]
     return found
 
 

@@ -15,6 +15,7 @@ from app.clock import utc_now
 from app.confluence.client import ConfluenceClient
 from app.confluence.factory import ClientSettings, client_as_app, client_as_user
 from app.confluence.oauth import TokenCache
+from app.contexts import active_app
 from app.page_memo import RenderMemo
 from app.reports.service import ReportService
 from app.reports.visibility import FetchNames, ReadableIds, Visibility
@@ -72,7 +73,7 @@ def display_names(tenant: TenantSnapshot) -> FetchNames:
 
 def visibility() -> Visibility:
     """The app's caches of viewers' answers and display names (one per process)."""
-    found: Visibility = current_app.extensions["visibility"]
+    found: Visibility = active_app().extensions["visibility"]
     return found
 
 
@@ -91,5 +92,5 @@ def now_utc() -> datetime:
 
 def report_service() -> ReportService:
     """The app's report service (one per app, see ``app/reports/tasks.py``)."""
-    service: ReportService = current_app.extensions["reports"]
+    service: ReportService = active_app().extensions["reports"]
     return service
