@@ -17,12 +17,18 @@ idle emulator's threads do not count):
 * ``descriptor``: ``GET /atlassian-connect.json``.
 
 Run: ``.venv/bin/python benchmarks/inprocess.py [--rounds 7] [--requests 200]``. It asserts nothing.
+
+Under valgrind (``benchmarks/instructions.py`` runs it so), with ``INPROCESS_CALLGRIND_LIB`` naming a
+library of two functions that start and stop callgrind's collection, it also counts the instructions
+of one more round of each scenario: a figure that, unlike CPU time on a shared machine, does not move
+from one run to the next.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
 import logging
 import os
 import pstats
@@ -89,6 +95,8 @@ def main() -> None:
     parser.add_argument("--only", help="measure only this scenario (say, under a sampling profiler)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    callgrind_lib = os.environ.get("INPROCESS_CALLGRIND_LIB")
+    callgrind = ctypes.CDLL(callgrind_lib) if callgrind_lib else None
 
     emulator_port, app_port = free_port(), free_port()
     emulator_url, app_url = f"http://127.0.0.1:{emulator_port}", f"http://127.0.0.1:{app_port}"
@@ -106,6 +114,8 @@ def main() -> None:
                 "ALLOWED_TENANT_HOSTS": ["127.0.0.1"],
                 "JOBS_SQLITE_PATH": f"{tmp}/jobs.db",
                 "SECRETS_KEYS": Fernet.generate_key().decode(),
+                # under valgrind a round takes seconds: keep the hot copies for all of it
+                **({"HOT_CACHE_SECONDS": 10} if callgrind else {}),
             }
         )
         # Request lines are written, as a server's are, to the request's wsgi.errors: here the null device.
@@ -184,6 +194,13 @@ def main() -> None:
             print(f"CPU ms per request, in-process (WSGI call), best of {args.rounds} x {args.requests}:")
             for name, ms in best.items():
                 print(f"  {name:16}{ms:8.3f}")
+            if callgrind is not None:
+                for name, (urls, expected) in scenarios.items():
+                    app.extensions["macro_render_memo"] = NoMemo() if name == "macro-no-memo" else memo
+                    callgrind.start_counting()
+                    round_cpu_ms(get, urls, expected)
+                    callgrind.stop_counting(f"{name} {len(urls)}".encode())
+                app.extensions["macro_render_memo"] = memo
             if args.profile in scenarios:
                 urls, expected = scenarios[args.profile]
                 profiler = cProfile.Profile()
