@@ -74,7 +74,15 @@ class Visibility:
         #: Slices worked out from those answers (shared: never changed), each kept only as long as
         #: the oldest answer it rests on.
         self._slices: ExpiringCache[_SliceKey, VisibleSlice] = ExpiringCache(view_ttl, 20_000, clock)
-        self._names: ExpiringCache[tuple[str, str], str] = ExpiringCache(names_ttl, 50_000, clock)
+        #: Each name with the clock reading taken before it was asked for.
+        self._names: ExpiringCache[tuple[str, str], tuple[str, float]] = ExpiringCache(
+            names_ttl, 50_000, clock
+        )
+        #: The names of one page's editors (a warm load asks for the same list again and again), each
+        #: entry kept only as long as the oldest name it holds; cleared whenever names are forgotten.
+        self._page_names: ExpiringCache[tuple[str, tuple[str | None, ...]], dict[str, str]] = ExpiringCache(
+            names_ttl, 5_000, clock
+        )
 
     def visible(
         self,
@@ -142,30 +150,40 @@ class Visibility:
     def forget_names(self, client_key: str, account_ids: Sequence[str]) -> None:
         """Drop cached names (the personal data API said these accounts were closed or updated)."""
         self._names.discard((client_key, account_id) for account_id in account_ids)
+        self._page_names.clear()  # rare (the personal data API's answers): simpler than finding them
 
     def names(self, client_key: str, account_ids: Sequence[str | None], fetch: FetchNames) -> dict[str, str]:
         """Display names for the given editors: cached, else one bulk call; unknown → "Former user".
 
         A failed call leaves the names unknown for this page (the caller shows a neutral word) and is
-        not cached, so the next page asks again.
+        not cached, so the next page asks again. Returns a new dict the caller may keep or change.
         """
+        page_key = (client_key, tuple(account_ids))
+        page = self._page_names.get(page_key)
+        if page is not None:
+            return dict(page)
         wanted = sorted({a for a in account_ids if a})
         found: dict[str, str] = {}
         missing = []
+        oldest = math.inf  # when the oldest of the names found was asked for
         for account_id in wanted:
             if account_id == ERASED_ACCOUNT:
                 found[account_id] = FORMER_USER
                 continue
-            name = self._names.get((client_key, account_id))
-            if name is None:
+            kept = self._names.get((client_key, account_id))
+            if kept is None:
                 missing.append(account_id)
             else:
-                found[account_id] = name
+                found[account_id], asked = kept
+                oldest = min(oldest, asked)
         if missing:  # one call: a page shows < 250 editors
             batch = missing[:CHUNK]
+            asked = self._names.now()
             answer = fetch(batch)
             for account_id in batch:
                 name = answer.get(account_id) or FORMER_USER
-                self._names.put((client_key, account_id), name)
+                self._names.put((client_key, account_id), (name, asked), since=asked)
                 found[account_id] = name
+        elif oldest < math.inf:  # all known: the page's names last as long as the oldest of them
+            self._page_names.put(page_key, dict(found), since=oldest)
         return found

@@ -84,3 +84,63 @@ def test_a_failed_check_is_not_kept() -> None:
     ask.fail = False
     shown = visibility.visible("site", "una", report(), ask, offset=0, limit=3)
     assert ask.calls == 2 and len(shown.items) == 3
+
+
+class NameLookup:
+    """Confluence's users-bulk as the app: every account has a name; counts the questions."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def __call__(self, account_ids: list[str]) -> dict[str, str]:
+        self.asked.append(list(account_ids))
+        return {account_id: f"Name of {account_id}" for account_id in account_ids}
+
+
+def test_a_pages_names_are_asked_for_once_then_kept() -> None:
+    clock, lookup = Clock(), NameLookup()
+    visibility = Visibility(names_ttl=100, clock=clock)
+    editors = ["a", "b", None, "a"]
+    first = visibility.names("site", editors, lookup)
+    assert first == {"a": "Name of a", "b": "Name of b"}
+    for _ in range(3):
+        assert visibility.names("site", editors, lookup) == first
+    assert lookup.asked == [["a", "b"]]
+    assert visibility.names("other-site", editors, lookup) == first  # another tenant asks for its own
+    assert lookup.asked == [["a", "b"], ["a", "b"]]
+
+
+def test_a_pages_names_last_no_longer_than_the_oldest_of_them() -> None:
+    clock, lookup = Clock(), NameLookup()
+    visibility = Visibility(names_ttl=100, clock=clock)
+    visibility.names("site", ["a"], lookup)  # a asked for at 1000: good until 1100
+    clock.now = 1050
+    visibility.names("site", ["a", "b"], lookup)  # b asked for at 1050
+    clock.now = 1060
+    visibility.names("site", ["a", "b"], lookup)  # both known: the page's names are kept
+    assert lookup.asked == [["a"], ["b"]]
+    clock.now = 1099
+    visibility.names("site", ["a", "b"], lookup)
+    assert lookup.asked == [["a"], ["b"]]
+    clock.now = 1100  # a's name has expired: the page's kept names must not outlive it
+    assert visibility.names("site", ["a", "b"], lookup) == {"a": "Name of a", "b": "Name of b"}
+    assert lookup.asked == [["a"], ["b"], ["a"]]
+
+
+def test_forgotten_names_are_asked_for_again_even_on_a_kept_page() -> None:
+    clock, lookup = Clock(), NameLookup()
+    visibility = Visibility(names_ttl=100, clock=clock)
+    for _ in range(2):
+        visibility.names("site", ["a", "b"], lookup)
+    visibility.forget_names("site", ["a"])  # the personal data API: a's account was closed
+    visibility.names("site", ["a", "b"], lookup)
+    assert lookup.asked == [["a", "b"], ["a"]]
+
+
+def test_changing_the_returned_names_changes_nothing_kept() -> None:
+    clock, lookup = Clock(), NameLookup()
+    visibility = Visibility(names_ttl=100, clock=clock)
+    for _ in range(3):
+        names = visibility.names("site", ["a"], lookup)
+        assert names == {"a": "Name of a"}
+        names["a"] = "Mallory"
