@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import requests
@@ -76,7 +77,9 @@ def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float = 30)
 def running(
     command: list[str], *, env: Mapping[str, str], probe_url: str, output: Path | None = None
 ) -> Iterator[subprocess.Popen[str]]:
-    """Start a server command, wait for ``probe_url``, and stop it afterwards.
+    """Start a server command, wait for ``probe_url``, and stop it afterwards, with every process it
+    started: it runs in a session of its own, whose processes are killed once the first has stopped (a
+    granian worker slow to exit on SIGTERM used to outlive its master).
 
     Its stdout and stderr go to a pipe (read only if it dies while starting), or to the file ``output``
     when given, to be read after it has stopped.
@@ -84,12 +87,20 @@ def running(
     with ExitStack() as stack:
         sink = stack.enter_context(output.open("w", encoding="utf-8")) if output else subprocess.PIPE
         process = subprocess.Popen(
-            command, cwd=REPO, env=dict(env), stdout=sink, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=REPO,
+            env=dict(env),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         try:
             wait_until_up(probe_url, process)
             yield process
         finally:
             stop(process)
+            with suppress(ProcessLookupError):  # what is left of its session: workers, children
+                os.killpg(process.pid, signal.SIGKILL)
             if process.stdout:
                 process.stdout.close()
