@@ -19,6 +19,7 @@ from app.connect.install_keys import InstallKeyCache
 from app.connect.requests_info import json_body, token_from
 from app.connect.stores import tenant_store
 from app.connect.tenant_hosts import host_allowed
+from app.contexts import active_app
 from app.errors import (
     InvalidPayloadError,
     MethodNotAllowedError,
@@ -92,7 +93,7 @@ def installed() -> tuple[str, int]:
         raise InvalidPayloadError("The payload is for another app key.")
     tenant = tenant_store().save_installation(payload)
     current_app.logger.info("installed for tenant %s", tenant_tag(tenant.client_key))
-    tenant_installed.send(current_app._get_current_object(), tenant=tenant)  # type: ignore[attr-defined]
+    tenant_installed.send(active_app(), tenant=tenant)
     return "", 204
 
 
@@ -107,7 +108,7 @@ def uninstalled() -> tuple[str, int]:
     tenant = tenant_store().mark_uninstalled(payload.client_key)
     if tenant is not None:
         current_app.logger.info("uninstalled for tenant %s", tenant_tag(tenant.client_key))
-        tenant_uninstalled.send(current_app._get_current_object(), tenant=tenant)  # type: ignore[attr-defined]
+        tenant_uninstalled.send(active_app(), tenant=tenant)
     return "", 204
 
 
@@ -120,7 +121,7 @@ def _set_enabled(event: str, enabled: bool) -> tuple[str, int]:
     tenant = store.set_enabled(payload.client_key, enabled)
     if tenant is not None:
         signal = tenant_enabled if enabled else tenant_disabled
-        signal.send(current_app._get_current_object(), tenant=tenant)  # type: ignore[attr-defined]
+        signal.send(active_app(), tenant=tenant)
     return "", 204
 
 

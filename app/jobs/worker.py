@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
+from app.contexts import active_app
 from app.jobs.queue import get_queue, run_pending
 
 
@@ -24,7 +24,7 @@ def worker_command(workers: int, no_periodic: bool, drain: bool) -> None:
     """
     from app.observability import configure_worker_logging
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = active_app()
     queue = get_queue(app)
     if drain:
         click.echo(f"ran {run_pending(queue)} job(s)")

@@ -99,7 +99,7 @@ def _job_status(client_key: str) -> JobStatus:
 
     def read() -> JobStatus:
         try:
-            queue_depth: dict[str, int] | None = depth(get_queue(current_app._get_current_object()))  # type: ignore[attr-defined]
+            queue_depth: dict[str, int] | None = depth(get_queue(active_app()))
         except Exception:  # the queue's storage is down: say so, the page still works
             current_app.logger.warning("could not read the job queue's depth", exc_info=True)
             queue_depth = None

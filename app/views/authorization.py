@@ -48,12 +48,12 @@ def require_site_admin() -> None:
     if not account_id:
         raise NotAdminError()
     tenant = g.tenant
-    cache: AdminCache = current_app.extensions["admin_cache"]
+    cache: AdminCache = active_app().extensions["admin_cache"]
     answer = cache.get((tenant.client_key, account_id))
     if answer is None:
         recorder = HealthRecorder(tenant.client_key)
         try:
-            with app_client(current_app._get_current_object(), Credentials.of(tenant), recorder) as client:  # type: ignore[attr-defined]
+            with app_client(active_app(), Credentials.of(tenant), recorder) as client:
                 answer = client.is_site_admin(account_id)
         except ConfluenceError as exc:
             current_app.logger.warning(

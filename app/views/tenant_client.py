@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from flask import Flask, current_app
+from flask import Flask
 
 from app.clock import utc_now
 from app.confluence.client import ConfluenceClient
@@ -42,7 +42,7 @@ def render_client_settings(app: Flask) -> ClientSettings:
 
 def readable_ids(tenant: TenantSnapshot, account_id: str, content_type: str) -> ReadableIds:
     """A function answering "which of these ids may ``account_id`` read", asking as that user."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = active_app()
     creds = Credentials.of(tenant)
 
     def ask(ids: list[str]) -> set[str]:
@@ -55,7 +55,7 @@ def readable_ids(tenant: TenantSnapshot, account_id: str, content_type: str) -> 
 
 def display_names(tenant: TenantSnapshot) -> FetchNames:
     """A function resolving account ids to display names with one users-bulk call, as the app."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = active_app()
     creds = Credentials.of(tenant)
 
     def fetch(account_ids: list[str]) -> dict[str, str]:
