@@ -49,7 +49,7 @@ def _title(status: int) -> str:
     return "Not authorised" if status in (401, 403) else "Something went wrong"
 
 
-def page_if_rendered(app: Flask, method: str, path: str, error: AppError, script_root: str) -> str | None:
+def page_if_rendered(app: Flask, method: str, path: str, error: AppError, script_root: str) -> bytes | None:
     """The iframe error page :func:`handle_app_error` answers ``error`` with on ``path``, if it is in
     the memo already (``app/hot_path.py``); None if it is not, or if that answer is not a page."""
     if not _is_iframe_page(app, method, path):
@@ -91,7 +91,7 @@ def _respond(status: int, code: str, message: str, title: str) -> Response:
             )
         except Exception:  # never let the error page itself turn a 4xx into an unhandled error
             current_app.logger.exception("could not render the error page")
-            page = f"{title}. {message}"
+            page = f"{title}. {message}".encode()
         response = make_response(page, status)
     else:
         response = jsonify({"error": code, "message": message})

@@ -19,7 +19,8 @@ compares them header by header and byte by byte):
 * counting and the request log line: ``app/observability/web.py``'s :func:`record_request`.
 
 A handler gets a :class:`HotRequest` inside an app context (``g.tenant``, ``g.account_id`` and
-``g.claims`` set as ``require_jwt`` sets them) and returns the page, or ``None`` to let Flask answer.
+``g.claims`` set as ``require_jwt`` sets them) and returns the page as UTF-8 bytes (a memo keeps them
+so, ``app/page_memo.py``), or ``None`` to let Flask answer.
 It may read (its copies, the database) before it decides; it must return ``None`` before doing
 anything with an effect (queueing, writing, counting), since Flask then does the request again. A page
 it has to render (a memo miss) is rendered in a real request context (:meth:`HotRequest.in_request_context`).
@@ -100,7 +101,7 @@ def _script_root(environ: dict[str, Any]) -> str:
 
 
 #: Answers a warm request: the page, or ``None`` (before any effect) to let Flask answer it.
-Handler = Callable[[HotRequest], str | None]
+Handler = Callable[[HotRequest], bytes | None]
 
 
 @dataclass(frozen=True)
@@ -225,13 +226,12 @@ class HotPath:
         found: _Route,
         method: str,
         status: int,
-        page: str,
+        body: bytes,
         headers: list[tuple[str, str]],
         request_id: str,
         started: float,
         tenant: TenantSnapshot | None,
     ) -> tuple[str, list[tuple[str, str]], bytes]:
-        body = page.encode()
         headers = [
             ("Content-Type", _HTML),
             ("Content-Length", str(len(body))),

@@ -71,8 +71,8 @@ def product_token(client_key: str, secret: str, path: str, *, bad_qsh: bool = Fa
 class NoMemo(RenderMemo):
     """Renders every page: what the macro costs without the memo."""
 
-    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> str:
-        return render()
+    def get_or_render(self, key: Hashable, render: Callable[[], str]) -> bytes:
+        return render().encode()
 
 
 def round_cpu_ms(get: Callable[[str], int], urls: list[str], expected: int) -> float:

@@ -40,7 +40,7 @@ def settings_page() -> ResponseReturnValue:
     return _page(g.tenant, request.script_root, hot_path.in_this_request)
 
 
-def warm_settings_page(hot: HotRequest) -> str | None:
+def warm_settings_page(hot: HotRequest) -> bytes | None:
     """:func:`settings_page` for a warm load (``app/hot_path.py``): a viewer this process already
     knows administers the site; None for everyone else (the view asks Confluence, or refuses)."""
     if not hot.account_id or not is_known_site_admin(hot.tenant.client_key, hot.account_id):
@@ -50,8 +50,9 @@ def warm_settings_page(hot: HotRequest) -> str | None:
 
 def _page(
     tenant: TenantSnapshot, script_root: str, in_request_context: Callable[[Callable[[], str]], str]
-) -> str:
-    """The page, from the memo when everything it shows is the same (it holds no per-request value)."""
+) -> bytes:
+    """The page (UTF-8), from the memo when everything it shows is the same (it holds no per-request
+    value)."""
     session = get_session()
     health = load_health(session, tenant.client_key, recent_ok=True)
     scans, queue_depth = _job_status(tenant.client_key)

@@ -82,7 +82,7 @@ def freshness() -> ResponseReturnValue:
     )
 
 
-def warm_freshness(hot: HotRequest) -> str | None:
+def warm_freshness(hot: HotRequest) -> bytes | None:
     """:func:`freshness`'s page for a warm load (``app/hot_path.py``): a fresh report whose view is
     already noted; None, before any effect, for everything else (the view answers it)."""
     tenant = hot.tenant
@@ -110,8 +110,8 @@ def _report_page(
     view: ReportView,
     script_root: str,
     in_request_context: Callable[[Callable[[], str]], str],
-) -> str:
-    """The report page for this viewer: memoised without its per-request values, put in after.
+) -> bytes:
+    """The report page for this viewer (UTF-8): memoised without its per-request values, put in after.
 
     ``in_request_context`` runs the render on a memo miss (it needs a request context).
     """

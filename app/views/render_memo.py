@@ -10,7 +10,8 @@ differ, or a new day that changes an age, each make another key.
 What changes on every request is not in the page the memo keeps: it is rendered with per-process
 placeholders (:data:`SCOPE_TOKEN`, :data:`COMPUTED_AGO`) that :func:`fill` replaces, escaped, with this
 request's signed scope token and "computed … ago". The placeholders are random per process, so no
-report content (a page title) can contain one.
+report content (a page title) can contain one. The memo keeps pages as UTF-8 (``app/page_memo.py``),
+so they are cut and filled as bytes: only the two values are encoded per request.
 """
 
 from __future__ import annotations
@@ -26,20 +27,27 @@ from markupsafe import escape
 SCOPE_TOKEN: Final = f"scope-token-{secrets.token_hex(16)}"
 #: Stands in for "computed 3 min ago" in a memoised page.
 COMPUTED_AGO: Final = f"computed-ago-{secrets.token_hex(16)}"
+_SCOPE_TOKEN_BYTES: Final = SCOPE_TOKEN.encode()
+_COMPUTED_AGO_BYTES: Final = COMPUTED_AGO.encode()
 
 
-def fill(page: str, *, scope_token: str, computed_ago: str) -> str:
-    """Put this request's values into a memoised page, HTML-escaped."""
+def fill(page: bytes, *, scope_token: str, computed_ago: str) -> bytes:
+    """Put this request's values into a memoised page (UTF-8), HTML-escaped."""
     parts = _parts(page)
-    values = {SCOPE_TOKEN: str(escape(scope_token)), COMPUTED_AGO: str(escape(computed_ago))}
-    return "".join([values.get(part, part) for part in parts])
+    values = {
+        _SCOPE_TOKEN_BYTES: str(escape(scope_token)).encode(),
+        _COMPUTED_AGO_BYTES: str(escape(computed_ago)).encode(),
+    }
+    return b"".join([values.get(part, part) for part in parts])
 
 
 @functools.lru_cache(maxsize=512)
-def _parts(page: str) -> tuple[str, ...]:
+def _parts(page: bytes) -> tuple[bytes, ...]:
     """``page`` cut at the placeholders, which stay as parts of their own: the same memoised page
-    (the same string object, whose hash Python keeps) is cut once, not scanned on every request."""
+    (the same bytes object, whose hash Python keeps) is cut once, not scanned on every request."""
     return tuple(part for part in _PLACEHOLDERS.split(page) if part)
 
 
-_PLACEHOLDERS: Final = re.compile(f"({re.escape(SCOPE_TOKEN)}|{re.escape(COMPUTED_AGO)})")
+_PLACEHOLDERS: Final = re.compile(
+    b"(%s|%s)" % (re.escape(_SCOPE_TOKEN_BYTES), re.escape(_COMPUTED_AGO_BYTES))
+)

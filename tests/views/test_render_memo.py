@@ -65,12 +65,12 @@ def test_the_memo_keeps_at_most_its_bound_and_drops_the_least_recently_used() ->
     kept = RenderMemo(max_entries=3)
     renders: list[str] = []
 
-    def page(name: str) -> str:
+    def page(name: str) -> bytes:
         return kept.get_or_render(name, lambda: renders.append(name) or f"<p>{name}</p>")
 
     for name in ("a", "b", "c"):
         page(name)
-    assert page("a") == "<p>a</p>" and renders == ["a", "b", "c"]  # a hit: not rendered again
+    assert page("a") == b"<p>a</p>" and renders == ["a", "b", "c"]  # a hit: not rendered again
     page("d")  # drops b, the least recently used
     assert len(kept) == 3
     page("b")
@@ -83,9 +83,9 @@ def test_the_memo_keeps_at_most_its_bound_and_drops_the_least_recently_used() ->
 
 
 def test_fill_escapes_what_it_puts_in() -> None:
-    page = f'<p data-scope="{render_memo.SCOPE_TOKEN}">Computed {render_memo.COMPUTED_AGO}</p>'
-    filled = fill(page, scope_token='a"b<c', computed_ago="3 min ago")
-    assert filled == '<p data-scope="a&#34;b&lt;c">Computed 3 min ago</p>'
+    page = f'<p title="Überblick · 李">{render_memo.SCOPE_TOKEN}</p><p>{render_memo.COMPUTED_AGO}</p>'
+    filled = fill(page.encode(), scope_token='a"b<c', computed_ago="3 min · ago")
+    assert filled.decode() == '<p title="Überblick · 李">a&#34;b&lt;c</p><p>3 min · ago</p>'
 
 
 # -- the macro page ---------------------------------------------------------------------------------
