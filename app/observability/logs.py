@@ -166,11 +166,15 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the context fields, and any traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
+        return self.lean_line(record, record.getMessage())
+
+    def lean_line(self, record: logging.LogRecord, message: str) -> str:
+        """The line of ``record`` whose message, formatted already, is ``message``."""
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": message,
         }
         for name in FIELDS:
             value = getattr(record, name, None)
@@ -186,11 +190,16 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(line, ensure_ascii=False, default=str))
 
 
+#: The text format's fields; :meth:`TextFormatter.lean_line` writes the same line without the template.
+_TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_CONTEXT_NAMES: Final = ("request_id", "job_id", "tenant")
+
+
 class TextFormatter(logging.Formatter):
     """Human-readable lines (the default, for development), with the context fields at the end."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        super().__init__(_TEXT_FORMAT)
         self._second: tuple[int, str] = (-1, "")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
@@ -205,11 +214,22 @@ class TextFormatter(logging.Formatter):
         return self.default_msec_format % (text, record.msecs)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        return self._with_context(record, super().format(record))
+
+    def lean_line(self, record: logging.LogRecord, message: str) -> str:
+        """What :meth:`format` writes for ``record`` (no traceback, no stack) whose message, formatted
+        already, is ``message``: the fields of ``_TEXT_FORMAT`` put together directly, without the
+        base class's passes over the record (its template, its time check, its exception checks)."""
+        if record.exc_info or record.exc_text or record.stack_info or self._fmt != _TEXT_FORMAT:
+            record.msg, record.args = message, None
+            return self.format(record)
+        return self._with_context(
+            record, f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
+        )
+
+    def _with_context(self, record: logging.LogRecord, text: str) -> str:
         context = " ".join(
-            f"{name}={getattr(record, name)}"
-            for name in ("request_id", "job_id", "tenant")
-            if getattr(record, name, None) is not None
+            f"{name}={value}" for name in _CONTEXT_NAMES if (value := getattr(record, name, None)) is not None
         )
         return redact(f"{text} [{context}]" if context else text)
 

@@ -127,3 +127,31 @@ def test_a_line_with_a_token_in_it_is_redacted_either_way(
     finally:
         logs.errors_stream.reset(token)
     assert "eyJ" not in stream.getvalue() and "[redacted]" in stream.getvalue()
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_line_that_does_not_name_its_request_gets_the_context_filters_fields(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch, log_format: str
+) -> None:
+    # The one-pass write leaves the context filter out: only a line that names its request may take it.
+    logs.prepare_handler(web_handler, log_format)
+    alone(logger)
+    monkeypatch.setattr(logs, "_request_fields", lambda: {"request_id": "from-context", "tenant": "t-tag"})
+    stream = io.StringIO()
+    token = logs.errors_stream.set(stream)
+    try:
+        log_line(logger, logging.INFO, "refused %s", ("GET",), {"event": "refusal"})
+    finally:
+        logs.errors_stream.reset(token)
+    assert "from-context" in stream.getvalue() and "t-tag" in stream.getvalue()
+
+
+@pytest.mark.parametrize("context", [{}, {"request_id": "r1"}, {"job_id": "j1", "tenant": "t1"}])
+def test_the_text_formats_lean_line_is_its_format(context: dict[str, str]) -> None:
+    formatter = logs.TextFormatter()
+    for created in (1_764_000_000.0, 1_764_000_000.9996, 1_764_000_061.5):
+        record = logging.LogRecord("app.x", logging.WARNING, __file__, 1, "a %s · b", ("ü",), None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        for name, value in context.items():
+            setattr(record, name, value)
+        assert formatter.lean_line(record, record.getMessage()) == formatter.format(record)
