@@ -55,6 +55,9 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "HOT_PATH": True,
     "METRICS_TOKEN": None,
     "LOG_FORMAT": "text",
+    # The web process writes its lines to standard error in batches, this long after the first one
+    # (app/observability/stderr_batches.py); 0 writes each line at once.
+    "LOG_BATCH_SECONDS": 0.05,
     "UNINSTALLED_RETENTION_DAYS": 30,
     # Atlassian's personal data reporting API: a path is resolved against each tenant's baseUrl (as
     # every REST call is); an absolute URL is used as is (e.g. https://api.atlassian.com/app/report-accounts/).
@@ -98,6 +101,7 @@ _TYPES: Final[Mapping[str, type]] = {
     "HOT_PATH": bool,
     "METRICS_TOKEN": str,
     "LOG_FORMAT": str,
+    "LOG_BATCH_SECONDS": float,
     "UNINSTALLED_RETENTION_DAYS": int,
     "PERSONAL_DATA_URL": str,
 }
@@ -190,6 +194,7 @@ def _validate_jobs(config: MutableMapping[str, Any]) -> None:
     _require_range(config, "WARM_VIEWED_DAYS", 1, 365, "a whole number of days", whole=True)
     _require_range(config, "WARM_AHEAD_SECONDS", 0, 86400, "a number of seconds")
     _require_range(config, "HOT_CACHE_SECONDS", 0, 10, "a number of seconds")
+    _require_range(config, "LOG_BATCH_SECONDS", 0, 5, "a number of seconds")
     if not isinstance(config.get("HOT_PATH"), bool):
         raise ConfigError("APP_HOT_PATH must be true or false")
     _require_range(config, "UNINSTALLED_RETENTION_DAYS", 0, 3650, "a whole number of days", whole=True)

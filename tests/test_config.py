@@ -159,6 +159,11 @@ def test_observability_settings_are_checked_at_start_up() -> None:
         assert bad not in str(info.value)  # the message never repeats a credential
     with pytest.raises(ConfigError, match="APP_LOG_FORMAT must be one of text, json"):
         valid(LOG_FORMAT="xml")
+    assert valid()["LOG_BATCH_SECONDS"] == 0.05
+    assert from_environment({"APP_LOG_BATCH_SECONDS": "0"})["LOG_BATCH_SECONDS"] == 0.0
+    for bad_delay in (-0.1, 5.5, True):
+        with pytest.raises(ConfigError, match="APP_LOG_BATCH_SECONDS must be a number of seconds"):
+            valid(LOG_BATCH_SECONDS=bad_delay)
 
 
 def test_lifecycle_settings_are_read_from_the_environment() -> None:

@@ -16,7 +16,7 @@ from flask.logging import default_handler
 
 from app.confluence.events import observe_every_client
 from app.log_redaction import RedactSecrets
-from app.observability import logs, metrics, web
+from app.observability import logs, metrics, stderr_batches, web
 from app.observability.web_lines import WsgiErrorsHandler, web_handler
 
 __all__ = [
@@ -40,6 +40,7 @@ def configure_web_logging(app: Flask) -> None:
     if web_handler not in app.logger.handlers:
         app.logger.addHandler(web_handler)
     logs.prepare_handler(web_handler, app.config["LOG_FORMAT"])
+    stderr_batches.configure(app.config["LOG_BATCH_SECONDS"])
     if app.logger.level == logging.NOTSET:
         app.logger.setLevel(logging.INFO)
     werkzeug_logger = logging.getLogger("werkzeug")

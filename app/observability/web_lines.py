@@ -23,7 +23,7 @@ from flask import has_request_context, request
 from flask.logging import wsgi_errors_stream
 
 from app.log_redaction import RedactSecrets, redact
-from app.observability import logs
+from app.observability import logs, stderr_batches
 
 
 class WsgiErrorsHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -50,10 +50,7 @@ class WsgiErrorsHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + self.terminator
-            stream = _errors_stream()
-            stream.write(line)
-            stream.flush()
+            _write(self.format(record) + self.terminator)
         except RecursionError:  # as StreamHandler does
             raise
         except Exception:
@@ -69,14 +66,22 @@ class WsgiErrorsHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """
         try:
             formatter: logs.TextFormatter | logs.JsonFormatter = self.formatter  # type: ignore[assignment]
-            line = formatter.lean_line(record, redact(record.getMessage())) + self.terminator
-            stream = _errors_stream()
-            stream.write(line)
-            stream.flush()
+            _write(formatter.lean_line(record, redact(record.getMessage())) + self.terminator)
         except RecursionError:  # as StreamHandler does
             raise
         except Exception:
             self.handleError(record)
+
+
+def _write(line: str) -> None:
+    """Write a line to the request's error stream: in the next batch if that is the process's standard
+    error (``stderr_batches``), else at once."""
+    stream = _errors_stream()
+    if stream is sys.__stderr__:
+        stderr_batches.stderr_lines.put(line)
+    else:
+        stream.write(line)
+        stream.flush()
 
 
 def _errors_stream() -> Any:

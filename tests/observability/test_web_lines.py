@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,3 +156,24 @@ def test_the_text_formats_lean_line_is_its_format(context: dict[str, str]) -> No
         for name, value in context.items():
             setattr(record, name, value)
         assert formatter.lean_line(record, record.getMessage()) == formatter.format(record)
+
+
+def test_a_line_for_the_processs_standard_error_goes_out_in_the_next_batch(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under granian every request's wsgi.errors is the process's standard error.
+    from app.observability import stderr_batches
+
+    logs.prepare_handler(web_handler, "text")
+    alone(logger)
+    process_stderr = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", process_stderr)
+    monkeypatch.setattr(stderr_batches, "stderr_lines", stderr_batches.BatchedStderr(delay=60))
+    token = logs.errors_stream.set(process_stderr)
+    try:
+        log_line(logger, logging.INFO, "%s %s %s %.1fms", ARGS, dict(FIELDS))
+    finally:
+        logs.errors_stream.reset(token)
+    assert process_stderr.getvalue() == "" and stderr_batches.stderr_lines.pending() == 1
+    stderr_batches.stderr_lines.flush()
+    assert "GET /macros/freshness 200 1.2ms" in process_stderr.getvalue()
