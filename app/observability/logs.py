@@ -27,6 +27,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -166,20 +167,8 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the context fields, and any traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.lean_line(record, record.getMessage())
-
-    def lean_line(self, record: logging.LogRecord, message: str) -> str:
-        """The line of ``record`` whose message, formatted already, is ``message``."""
-        line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": message,
-        }
-        for name in FIELDS:
-            value = getattr(record, name, None)
-            if value is not None:
-                line[name] = value
+        message = record.getMessage()
+        line = _json_fields(record.created, record.levelname, record.name, message, record.__dict__)
         if record.exc_info and record.exc_info[0] is not None:
             line["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
@@ -189,8 +178,32 @@ class JsonFormatter(logging.Formatter):
         # A second pass over the whole line: whatever a field holds, no token leaves this process.
         return redact(json.dumps(line, ensure_ascii=False, default=str))
 
+    def line_of(
+        self, created: float, msecs: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]
+    ) -> str:
+        """What :meth:`format` writes for a record with these attributes (``fields``: its context
+        fields) and no traceback or stack, whose message, formatted already, is ``message``."""
+        line = _json_fields(created, levelname, name, message, fields)
+        return redact(json.dumps(line, ensure_ascii=False, default=str))
 
-#: The text format's fields; :meth:`TextFormatter.lean_line` writes the same line without the template.
+
+def _json_fields(
+    created: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "ts": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "level": levelname.lower(),
+        "logger": name,
+        "msg": message,
+    }
+    for field in FIELDS:
+        value = fields.get(field)
+        if value is not None:
+            line[field] = value
+    return line
+
+
+#: The text format's fields; :meth:`TextFormatter.line_of` writes the same line without the template.
 _TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _CONTEXT_NAMES: Final = ("request_id", "job_id", "tenant")
 
@@ -206,32 +219,40 @@ class TextFormatter(logging.Formatter):
         """The default time (``2026-12-01 08:02:55,440``), its seconds formatted once per second."""
         if datefmt is not None or self.default_msec_format is None:
             return super().formatTime(record, datefmt)
+        return self._time_text(record.created, record.msecs)
+
+    def _time_text(self, created: float, msecs: float) -> str:
         second, text = self._second
-        if second != int(record.created):
-            second = int(record.created)
-            text = time.strftime(self.default_time_format, self.converter(record.created))
+        if second != int(created):
+            second = int(created)
+            text = time.strftime(self.default_time_format, self.converter(created))
             self._second = (second, text)
-        return self.default_msec_format % (text, record.msecs)
+        return self.default_msec_format % (text, msecs)  # type: ignore[operator]
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._with_context(record, super().format(record))
+        return _with_context(super().format(record), record.__dict__)
 
-    def lean_line(self, record: logging.LogRecord, message: str) -> str:
-        """What :meth:`format` writes for ``record`` (no traceback, no stack) whose message, formatted
-        already, is ``message``: the fields of ``_TEXT_FORMAT`` put together directly, without the
-        base class's passes over the record (its template, its time check, its exception checks)."""
-        if record.exc_info or record.exc_text or record.stack_info or self._fmt != _TEXT_FORMAT:
+    def line_of(
+        self, created: float, msecs: float, levelname: str, name: str, message: str, fields: Mapping[str, Any]
+    ) -> str:
+        """What :meth:`format` writes for a record with these attributes (``fields``: its context
+        fields) and no traceback or stack, whose message, formatted already, is ``message``: the
+        fields of ``_TEXT_FORMAT`` put together directly, without the base class's passes over a
+        record (its template, its time check, its exception checks)."""
+        if self._fmt != _TEXT_FORMAT or self.default_msec_format is None:  # changed on this instance
+            record = logging.makeLogRecord(
+                {**fields, "created": created, "msecs": msecs, "levelname": levelname, "name": name}
+            )
             record.msg, record.args = message, None
             return self.format(record)
-        return self._with_context(
-            record, f"{self.formatTime(record)} {record.levelname} {record.name}: {message}"
-        )
+        return _with_context(f"{self._time_text(created, msecs)} {levelname} {name}: {message}", fields)
 
-    def _with_context(self, record: logging.LogRecord, text: str) -> str:
-        context = " ".join(
-            f"{name}={value}" for name in _CONTEXT_NAMES if (value := getattr(record, name, None)) is not None
-        )
-        return redact(f"{text} [{context}]" if context else text)
+
+def _with_context(text: str, fields: Mapping[str, Any]) -> str:
+    context = " ".join(
+        f"{name}={value}" for name in _CONTEXT_NAMES if (value := fields.get(name)) is not None
+    )
+    return redact(f"{text} [{context}]" if context else text)
 
 
 def formatter_for(log_format: str) -> logging.Formatter:

@@ -147,15 +147,23 @@ def test_a_line_that_does_not_name_its_request_gets_the_context_filters_fields(
     assert "from-context" in stream.getvalue() and "t-tag" in stream.getvalue()
 
 
-@pytest.mark.parametrize("context", [{}, {"request_id": "r1"}, {"job_id": "j1", "tenant": "t1"}])
-def test_the_text_formats_lean_line_is_its_format(context: dict[str, str]) -> None:
-    formatter = logs.TextFormatter()
+@pytest.mark.parametrize("formatter", [logs.TextFormatter(), logs.JsonFormatter()], ids=["text", "json"])
+@pytest.mark.parametrize(
+    "context",
+    [{}, {"request_id": "r1"}, {"job_id": "j1", "tenant": "t1"}, {**FIELDS, "route": "/x?jwt=eyJa.eyJb.c"}],
+)
+def test_a_formatters_line_of_a_records_values_is_its_format_of_the_record(
+    formatter: logging.Formatter, context: dict[str, Any]
+) -> None:
     for created in (1_764_000_000.0, 1_764_000_000.9996, 1_764_000_061.5):
         record = logging.LogRecord("app.x", logging.WARNING, __file__, 1, "a %s · b", ("ü",), None)
         record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
         for name, value in context.items():
             setattr(record, name, value)
-        assert formatter.lean_line(record, record.getMessage()) == formatter.format(record)
+        line_of = formatter.line_of  # type: ignore[attr-defined]
+        line = line_of(created, record.msecs, "WARNING", "app.x", record.getMessage(), context)
+        assert line == formatter.format(record)
+        assert "eyJ" not in line
 
 
 def test_a_line_for_the_processs_standard_error_goes_out_in_the_next_batch(
