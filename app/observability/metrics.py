@@ -39,6 +39,7 @@ from app.errors import (
     TokenExpiredError,
     UnknownIssuerError,
 )
+from app.observability import request_counts
 
 log = logging.getLogger(__name__)
 
@@ -173,14 +174,28 @@ _request_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 _MAX_REQUEST_SERIES: Final = 4096
 
 
-def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+def _request_series_of(route: str, method: str, status: int) -> tuple[Any, Any]:
     key = (route, method, status)
     series = _request_series.get(key)
     if series is None:
         label = method if method in _METHODS else "other"
         series = (HTTP_REQUESTS.labels(route, label, str(status)), HTTP_LATENCY.labels(route, label))
+        if _request_batches is not None and not request_counts.histogram_parts_present(
+            series[1], _LATENCY_BOUNDS
+        ):
+            _stop_batching()  # a prometheus_client whose histograms a batch cannot be handed to
         if len(_request_series) < _MAX_REQUEST_SERIES:
             _request_series[key] = series
+    return series
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    series = _request_series_of(route, method, status)
+    batches = _request_batches
+    if batches is not None and seconds == seconds:  # not NaN: it has a bucket
+        bucket = request_counts.bucket_of(_LATENCY_BOUNDS, seconds)
+        batches.count(("request", *series), bucket, len(_LATENCY_BOUNDS), seconds)
+        return
     series[0].inc()
     series[1].observe(seconds)
 
@@ -193,7 +208,44 @@ def hot_path_answer(route: str) -> None:
     series = _hot_answers.get(route)
     if series is None:
         series = _hot_answers.setdefault(route, HOT_PATH_ANSWERS.labels(route))
+    batches = _request_batches
+    if batches is not None:
+        batches.count(("hot", series))
+        return
     series.inc()
+
+
+#: The latency histogram's bucket bounds as prometheus_client keeps them (+Inf last).
+_LATENCY_BOUNDS: Final = (*_LATENCY_BUCKETS, float("inf"))
+
+
+def _apply_request_batch(key: Any, per_bucket: list[int], total: float) -> None:
+    """Hand a batch of one series' counts to prometheus_client (``request_counts``)."""
+    if key[0] == "hot":
+        key[1].inc(per_bucket[0])
+        return
+    _, counter, histogram = key
+    counter.inc(sum(per_bucket))
+    request_counts.apply_to_histogram(histogram, per_bucket, total)
+
+
+#: Batches in multiprocess mode, where each ``inc`` is a locked write to a shared file; else None.
+_request_batches: request_counts.BatchedCounts | None = (
+    request_counts.track(request_counts.BatchedCounts(_apply_request_batch)) if MULTIPROCESS else None
+)
+
+
+def _stop_batching() -> None:
+    global _request_batches
+    batches, _request_batches = _request_batches, None
+    if batches is not None:
+        batches.flush()
+
+
+def flush_request_counts() -> None:
+    """Hand this process's tallied request counts to prometheus_client (before a scrape of it)."""
+    if _request_batches is not None:
+        _request_batches.flush()
 
 
 def refusal_reason(error: ConnectAuthError) -> str:
@@ -365,6 +417,7 @@ class DatabaseCollector(Collector):
 
 def exposition(extra: Collector | None = None) -> bytes:
     """The text a scrape returns: this machine's processes (or this process), plus ``extra``."""
+    flush_request_counts()
     if MULTIPROCESS:
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

@@ -209,7 +209,19 @@ def test_metrics_add_up_both_web_workers_and_the_job_worker(tmp_path: Path) -> N
         assert statuses == [404] * missing
         assert app.get("/metrics", Authorization="Bearer wrong-token-0123456789abcdef").status_code == 401
 
-        text = app.scrape()
+        # Each process hands its request counts to the shared files in batches, within 0.05 s
+        # (app/observability/request_counts.py): the other worker's reach a scrape that soon.
+        deadline = time.monotonic() + 5
+        while True:
+            text = app.scrape()
+            counted = (
+                sample(text, "freshness_http_requests_total", method="GET", route="/healthz", status="200"),
+                sample(text, "freshness_http_requests_total", method="GET", route="unmatched", status="404"),
+                sample(text, "freshness_http_requests_total", method="GET", route="/metrics", status="401"),
+            )
+            if counted == (healthz, missing, 1) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         assert (
             sample(text, "freshness_http_requests_total", method="GET", route="/healthz", status="200")
             == healthz
