@@ -7,13 +7,13 @@ them (its counter, the latency histogram's sum and bucket, the hot path's counte
 under granian on one core, about 8 % of a warm iframe load's requests per second.
 
 So in that mode a request's counts are added to its thread's own tally (a dictionary under the
-thread's own lock, which nothing else takes but the flusher) and one thread hands every tally to
-prometheus_client :data:`DELAY` seconds after the first count of a batch: one ``inc`` per series and
-bucket per batch instead of four per request. A scrape of this process hands its own tallies over
-first, so what it reports of this process is exact; another process's counts reach the shared files
-within :data:`DELAY`. What is tallied is handed over at exit (``atexit``, and in a multiprocessing
-child such as a granian worker, a ``multiprocessing`` finalizer); a process killed outright loses at
-most the last :data:`DELAY` of counts. A forked child starts with no tallies.
+thread's own lock, which nothing else takes but the flusher) and one thread (``flush_soon``) hands
+every tally to prometheus_client :data:`DELAY` seconds after the first count of a batch: one ``inc``
+per series and bucket per batch instead of four per request. A scrape of this process hands its
+own tallies over first, so what it reports of this process is exact; another process's counts reach
+the shared files within :data:`DELAY`. What is tallied is handed over at exit (``atexit``, and
+``flush_soon``'s finalizer in a granian worker); a process killed outright loses at most the last
+:data:`DELAY` of counts. A forked child starts with no tallies.
 
 The histogram's batch is handed to its sum and to each bucket's value directly (``_sum``,
 ``_buckets``): prometheus_client has no call that observes many values at once. Those attributes are
@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import atexit
 import bisect
-import multiprocessing.util
 import os
 import threading
-import time
 from collections.abc import Callable, Hashable
 from typing import Any, Final
+
+from app.observability.flush_soon import FlushSoon
 
 #: Seconds from a batch's first count until it is handed to prometheus_client.
 DELAY: Final = 0.05
@@ -63,9 +63,8 @@ class BatchedCounts:
         self._local = threading.local()
         self._tallies: list[_Tally] = []
         self._registering = threading.Lock()
-        self._first_count = threading.Event()
-        self._thread: threading.Thread | None = None
         self._handing_over = threading.Lock()
+        self._soon = FlushSoon(self.flush, lambda: self.delay, "request-counts")
 
     def count(self, key: Hashable, bucket: int = 0, buckets: int = 1, amount: float = 0.0) -> None:
         """Add one to ``key``'s ``bucket`` (of ``buckets``) and ``amount`` to its sum."""
@@ -79,10 +78,7 @@ class BatchedCounts:
                 tally.sums[key] = 0.0
             counts[bucket] += 1
             tally.sums[key] += amount
-        if not self._first_count.is_set():
-            if self._thread is None:
-                self._start()
-            self._first_count.set()
+        self._soon.poke()
 
     def flush(self) -> None:
         """Hand every thread's tally over now."""
@@ -106,24 +102,6 @@ class BatchedCounts:
             self._tallies.append(tally)
         self._local.tally = tally
         return tally
-
-    def _start(self) -> None:
-        with self._registering:
-            if self._thread is None:
-                # In the process that counts: a forked multiprocessing child clears the finalizers
-                # it inherits, and runs them instead of atexit when it ends.
-                multiprocessing.util.Finalize(self, self.flush, exitpriority=100)
-                thread = threading.Thread(target=self._run, name="request-counts", daemon=True)
-                thread.start()
-                self._thread = thread
-
-    def _run(self) -> None:
-        first_count = self._first_count
-        while True:
-            first_count.wait()
-            time.sleep(self.delay)  # let the batch fill
-            first_count.clear()  # before the hand-over: a count from here on sets it again
-            self.flush()
 
     def after_fork_in_child(self) -> None:
         """The parent's tallies, locks and thread are not the child's (``os.register_at_fork``)."""

@@ -14,9 +14,9 @@ by default; 0 writes each line at once, as before):
 * lines keep their order (one queue, one writer, and a caller that drains it takes the writer's lock);
 * nothing waits longer than that delay, but a queue of :data:`MAX_PENDING` lines is written by the
   thread that fills it, so memory stays bounded when standard error is slow;
-* at exit what is left is written: by ``atexit``, and in a ``multiprocessing`` child (a granian
-  worker), which ends without running ``atexit``, by a ``multiprocessing`` finalizer; a process
-  killed outright (``SIGKILL``, a crash of the interpreter) loses at most the last delay's lines;
+* at exit what is left is written (``atexit``, and ``flush_soon``'s finalizer in a granian worker);
+  a process killed outright (``SIGKILL``, a crash of the interpreter) loses at most the last delay's
+  lines;
 * a forked child starts with an empty queue and no writer thread of its own until its first line;
 * an idle process has no thread waking up: the writer waits for a first line.
 
@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import atexit
 import collections
-import multiprocessing.util
 import os
 import sys
 import threading
-import time
 from typing import Final, TextIO
+
+from app.observability.flush_soon import FlushSoon
 
 #: The delay by default (``APP_LOG_BATCH_SECONDS``).
 DEFAULT_DELAY: Final = 0.05
@@ -50,10 +50,8 @@ class BatchedStderr:
 
     def _reset(self) -> None:
         self._lines: collections.deque[str] = collections.deque()
-        self._first_line = threading.Event()
         self._writing = threading.Lock()  # one drain at a time: the lines keep their order
-        self._starting = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._soon = FlushSoon(self.flush, lambda: self.delay, "log-lines")
 
     def put(self, line: str) -> None:
         """Queue ``line`` (ending in a newline) for standard error."""
@@ -65,10 +63,7 @@ class BatchedStderr:
         if len(lines) >= MAX_PENDING:
             self.flush()
             return
-        if not self._first_line.is_set():
-            if self._thread is None:
-                self._start()
-            self._first_line.set()
+        self._soon.poke()
 
     def flush(self) -> None:
         """Write every queued line now, in order, in one write."""
@@ -80,24 +75,6 @@ class BatchedStderr:
 
     def pending(self) -> int:
         return len(self._lines)
-
-    def _start(self) -> None:
-        with self._starting:
-            if self._thread is None:
-                # Registered here, in the process that writes: a forked multiprocessing child
-                # clears the finalizers it inherits, and runs them instead of atexit when it ends.
-                multiprocessing.util.Finalize(self, self.flush, exitpriority=100)
-                thread = threading.Thread(target=self._run, name="log-lines", daemon=True)
-                thread.start()
-                self._thread = thread
-
-    def _run(self) -> None:
-        first_line = self._first_line
-        while True:
-            first_line.wait()
-            time.sleep(self.delay)  # let the batch fill
-            first_line.clear()  # before the drain: a line queued from here on sets it again
-            self.flush()
 
     def after_fork_in_child(self) -> None:
         """The parent's queue, locks and thread are not the child's (``os.register_at_fork``)."""

@@ -8,7 +8,6 @@ import multiprocessing
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 
 from app.observability import stderr_batches
 from app.observability.stderr_batches import BatchedStderr
+from tests.kit.threads import run_in_threads
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,11 +58,7 @@ def test_lines_from_many_threads_are_all_written_each_threads_in_its_order(stder
         for i in range(per_thread):
             batches.put(f"{name} {i}\n")
 
-    workers = [threading.Thread(target=write, args=(n,)) for n in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    run_in_threads(write, threads)
     batches.flush()
     lines = stderr.getvalue().splitlines()
     assert len(lines) == per_thread * threads
