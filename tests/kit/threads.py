@@ -1,15 +1,20 @@
-"""Running one function in several threads at once, for tests of what threads share."""
+"""Running threads that take turns as often as CPython lets them: for tests of code that takes no lock."""
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Callable
 
 
-def run_in_threads(target: Callable[[int], None], count: int) -> None:
-    """Run ``target(n)`` for n in 0..count-1, each in its own thread, and wait for all of them."""
-    workers = [threading.Thread(target=target, args=(n,)) for n in range(count)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+def run_interleaved(threads: list[threading.Thread]) -> None:
+    """Start ``threads`` and wait for them, with the interpreter switching threads every microsecond
+    (instead of every 5 ms), so that a race has many chances to show; the interval is restored after."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)

@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Histogram
 
 from app.observability import metrics, request_counts
 from app.observability.request_counts import BatchedCounts, apply_to_histogram, bucket_of
-from tests.kit.threads import run_in_threads
+from tests.kit.threads import run_interleaved
 
 REPO = Path(__file__).resolve().parents[2]
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -61,7 +61,7 @@ def test_every_count_from_many_threads_is_handed_over_once() -> None:
         for i in range(per_thread):
             batches.count(("series", i % 3), n % 2, 2, 1.0)
 
-    run_in_threads(work, threads)
+    run_interleaved([threading.Thread(target=work, args=(n,)) for n in range(threads)])
     batches.flush()
     assert sum(sum(c) for c in applied.counts.values()) == threads * per_thread
     assert sum(applied.sums.values()) == threads * per_thread

@@ -8,6 +8,7 @@ import multiprocessing
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from app.observability import stderr_batches
 from app.observability.stderr_batches import BatchedStderr
-from tests.kit.threads import run_in_threads
+from tests.kit.threads import run_interleaved
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,7 +59,7 @@ def test_lines_from_many_threads_are_all_written_each_threads_in_its_order(stder
         for i in range(per_thread):
             batches.put(f"{name} {i}\n")
 
-    run_in_threads(write, threads)
+    run_interleaved([threading.Thread(target=write, args=(n,)) for n in range(threads)])
     batches.flush()
     lines = stderr.getvalue().splitlines()
     assert len(lines) == per_thread * threads
