@@ -7,7 +7,7 @@ request's path and written a moment later by a thread of their own. :class:`Flus
   with the first poke, in the process that queues, so an idle process has no thread waking up;
 * the thread waits for a poke, sleeps the delay (the batch fills), clears the poke, then flushes: a
   poke from then on starts the next round, so nothing queued is left waiting;
-* the flush also runs when the process ends: by ``atexit`` (the owner registers it) and, in a
+* the flush also runs when the process ends: by ``atexit`` (:func:`track` registers it) and, in a
   ``multiprocessing`` child such as a granian worker, which ends without running ``atexit``, by a
   ``multiprocessing`` finalizer registered here, in the process that queues (a forked child clears the
   finalizers it inherits).
@@ -15,10 +15,13 @@ request's path and written a moment later by a thread of their own. :class:`Flus
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing.util
+import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 
 class FlushSoon:
@@ -54,3 +57,21 @@ class FlushSoon:
             time.sleep(self._delay())  # let the batch fill
             poked.clear()  # before the flush: a poke from here on starts the next round
             self._flush()
+
+
+class Batches(Protocol):
+    """What :func:`track` needs of a batch owner."""
+
+    def flush(self) -> None: ...
+
+    def after_fork_in_child(self) -> None: ...
+
+
+B = TypeVar("B", bound=Batches)
+
+
+def track(batches: B) -> B:
+    """Flush ``batches`` at exit, and give a forked child none of the parent's (``after_fork_in_child``)."""
+    atexit.register(batches.flush)
+    os.register_at_fork(after_in_child=batches.after_fork_in_child)
+    return batches

@@ -40,6 +40,7 @@ from app.errors import (
     UnknownIssuerError,
 )
 from app.observability import request_counts
+from app.observability.flush_soon import track
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ def _apply_request_batch(key: Any, per_bucket: list[int], total: float) -> None:
 
 #: Batches in multiprocess mode, where each ``inc`` is a locked write to a shared file; else None.
 _request_batches: request_counts.BatchedCounts | None = (
-    request_counts.track(request_counts.BatchedCounts(_apply_request_batch)) if MULTIPROCESS else None
+    track(request_counts.BatchedCounts(_apply_request_batch)) if MULTIPROCESS else None
 )
 
 

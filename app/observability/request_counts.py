@@ -23,9 +23,7 @@ observation goes through ``observe``.
 
 from __future__ import annotations
 
-import atexit
 import bisect
-import os
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, Final
@@ -106,13 +104,6 @@ class BatchedCounts:
     def after_fork_in_child(self) -> None:
         """The parent's tallies, locks and thread are not the child's (``os.register_at_fork``)."""
         self._reset()
-
-
-def track(batches: BatchedCounts) -> BatchedCounts:
-    """Hand ``batches`` over at exit, and start a forked child with none of the parent's tallies."""
-    atexit.register(batches.flush)
-    os.register_at_fork(after_in_child=batches.after_fork_in_child)
-    return batches
 
 
 def bucket_of(upper_bounds: list[float] | tuple[float, ...], value: float) -> int:

@@ -26,14 +26,12 @@ at once, as before.
 
 from __future__ import annotations
 
-import atexit
 import collections
-import os
 import sys
 import threading
 from typing import Final, TextIO
 
-from app.observability.flush_soon import FlushSoon
+from app.observability.flush_soon import FlushSoon, track
 
 #: The delay by default (``APP_LOG_BATCH_SECONDS``).
 DEFAULT_DELAY: Final = 0.05
@@ -92,9 +90,7 @@ def _write(stream: TextIO | None, text: str) -> None:
 
 
 #: The process's queue for standard error (``configure`` sets its delay).
-stderr_lines = BatchedStderr()
-atexit.register(stderr_lines.flush)
-os.register_at_fork(after_in_child=stderr_lines.after_fork_in_child)
+stderr_lines = track(BatchedStderr())
 
 
 def configure(delay: float) -> None:
